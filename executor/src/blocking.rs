@@ -1,0 +1,216 @@
+//! The blocking pool behind `spawn_blocking`: threads started on demand up to a cap, a FIFO
+//! queue in front of them, and idle threads that leave after a keep-alive.
+//!
+//! Blocking jobs are ordinary tasks (same allocation, same `JoinHandle`, same owned list, so
+//! shutdown cancels the ones that have not started) whose future runs the closure once.
+
+use crate::context;
+use crate::runtime::{Config, Handle};
+use crate::sync::{Condvar, Mutex, thread};
+use crate::task::{Header, Id, JoinHandle, Notified, Schedule, new_task};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub(crate) struct BlockingPool {
+    state: Mutex<PoolState>,
+    /// Idle threads wait here for work.
+    work_available: Condvar,
+    /// `shutdown` waits here for the threads to leave.
+    thread_exited: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+}
+
+#[derive(Default)]
+struct PoolState {
+    queue: VecDeque<Notified>,
+    num_threads: usize,
+    num_idle: usize,
+    /// Wake-ups sent to idle threads and not yet taken; tells a real wake from a spurious one.
+    num_notified: usize,
+    shutdown: bool,
+    threads: Vec<(usize, thread::JoinHandle<()>)>,
+    next_thread_id: usize,
+}
+
+/// The scheduler of a blocking task: it is never woken (the closure runs in one poll), and it
+/// leaves the runtime's owned list when done.
+struct BlockingSchedule(Handle);
+
+impl Schedule for BlockingSchedule {
+    fn schedule(&self, task: Notified) {
+        self.0.shared().blocking.push(&self.0, task);
+    }
+
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.0.shared().owned.remove(task)
+    }
+}
+
+/// Runs the closure on its first poll.
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self.0.take().expect("a blocking task ran twice");
+        // Blocking code is not cooperative: it gets no budget to run out of.
+        context::set_budget(None);
+        Poll::Ready(f())
+    }
+}
+
+impl BlockingPool {
+    pub(crate) fn new(config: &Config) -> Self {
+        BlockingPool {
+            state: Mutex::new(PoolState::default()),
+            work_available: Condvar::new(),
+            thread_exited: Condvar::new(),
+            max_threads: config.max_blocking_threads,
+            keep_alive: config.blocking_keep_alive,
+        }
+    }
+
+    pub(crate) fn spawn<F, R>(&self, handle: &Handle, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (task, notified, join) = new_task(BlockingTask(Some(f)), BlockingSchedule(handle.clone()), Id::next());
+        if let Some(notified) = handle.shared().owned.bind(task, notified) {
+            self.push(handle, notified);
+        }
+        join
+    }
+
+    fn push(&self, handle: &Handle, task: Notified) {
+        let mut state = self.state.lock();
+        if state.shutdown {
+            // The owned list was closed first, so shutdown has cancelled or will cancel it.
+            return;
+        }
+        state.queue.push_back(task);
+        if state.num_idle > 0 {
+            state.num_idle -= 1;
+            state.num_notified += 1;
+            self.work_available.notify_one();
+        } else if state.num_threads < self.max_threads {
+            let id = state.next_thread_id;
+            match self.start_thread(handle, id) {
+                Ok(thread) => {
+                    state.next_thread_id += 1;
+                    state.num_threads += 1;
+                    state.threads.push((id, thread));
+                }
+                Err(err) if state.num_threads == 0 => {
+                    // Nobody would ever run it: refuse it rather than leave it queued forever.
+                    let task = state.queue.pop_back().expect("just pushed");
+                    drop(state);
+                    task.cancel();
+                    panic!(
+                        "spawn_blocking could not start a thread ({err}) and the pool has none: \
+                         free threads or memory, or lower Builder::max_blocking_threads"
+                    );
+                }
+                // The running threads will get to it.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn start_thread(&self, handle: &Handle, id: usize) -> io::Result<thread::JoinHandle<()>> {
+        let config = &handle.shared().config;
+        let handle = handle.clone();
+        let mut builder = thread::Builder::new().name(config.blocking_thread_name.clone());
+        if let Some(size) = config.stack_size {
+            builder = builder.stack_size(size);
+        }
+        builder.spawn(move || {
+            let _context = context::enter_blocking(handle.clone());
+            let config = &handle.shared().config;
+            if let Some(hook) = &config.on_thread_start {
+                hook();
+            }
+            handle.shared().blocking.run(id);
+            if let Some(hook) = &config.on_thread_stop {
+                hook();
+            }
+        })
+    }
+
+    fn run(&self, id: usize) {
+        let mut state = self.state.lock();
+        loop {
+            while let Some(task) = state.queue.pop_front() {
+                drop(state);
+                task.run();
+                state = self.state.lock();
+            }
+            if state.shutdown {
+                break;
+            }
+            state.num_idle += 1;
+            let (guard, timed_out) = self.work_available.wait_timeout(state, self.keep_alive);
+            state = guard;
+            if state.num_notified > 0 {
+                // `push` already counted us out of the idle threads.
+                state.num_notified -= 1;
+                continue;
+            }
+            state.num_idle -= 1;
+            if timed_out && state.queue.is_empty() && !state.shutdown {
+                // Idle for the whole keep-alive: leave, and let nobody wait for us.
+                state.threads.retain(|(thread_id, _)| *thread_id != id);
+                break;
+            }
+        }
+        state.num_threads -= 1;
+        drop(state);
+        self.thread_exited.notify_all();
+    }
+
+    /// Stops taking work and waits for the threads to finish what they are running, for at
+    /// most `timeout` (forever if `None`). Threads still busy after that are left to finish
+    /// on their own.
+    pub(crate) fn shutdown(&self, timeout: Option<Duration>) {
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let mut state = self.state.lock();
+        state.shutdown = true;
+        self.work_available.notify_all();
+        // A blocking thread that drops its own runtime cannot wait for itself.
+        let this_thread = usize::from(context::kind() == context::Kind::Blocking);
+        while state.num_threads > this_thread {
+            match deadline {
+                None => state = self.thread_exited.wait(state),
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+                    state = self.thread_exited.wait_timeout(state, left).0;
+                }
+            }
+        }
+        let finished = state.num_threads <= this_thread;
+        let threads = std::mem::take(&mut state.threads);
+        drop(state);
+        if finished && this_thread == 0 {
+            for (_, thread) in threads {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    pub(crate) fn num_threads(&self) -> usize {
+        self.state.lock().num_threads
+    }
+
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+}

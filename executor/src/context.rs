@@ -1,0 +1,125 @@
+//! What the current thread is to the runtime: a worker, a blocking-pool thread, a thread inside
+//! `block_on`, or an outsider; which runtime it belongs to; and the running task's budget.
+
+use crate::runtime::Handle;
+use crate::worker::Worker;
+use std::cell::{Cell, RefCell};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Outside,
+    /// A worker thread; the index of the worker.
+    Worker(usize),
+    Blocking,
+    BlockOn,
+}
+
+struct Context {
+    handle: RefCell<Option<Handle>>,
+    kind: Cell<Kind>,
+    /// The worker core running on this thread, while it runs: lets a wake from inside a task
+    /// go to this worker's LIFO slot without any lookup.
+    worker: Cell<*const Worker>,
+    budget: Cell<Option<u8>>,
+}
+
+impl Context {
+    const fn new() -> Self {
+        Context {
+            handle: RefCell::new(None),
+            kind: Cell::new(Kind::Outside),
+            worker: Cell::new(std::ptr::null()),
+            budget: Cell::new(None),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+std::thread_local!(static CONTEXT: Context = const { Context::new() });
+#[cfg(loom)]
+loom::thread_local!(static CONTEXT: Context = Context::new());
+
+/// Calls `f` with the current runtime's handle, if the thread has one.
+pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+    let mut f = Some(f);
+    CONTEXT
+        .try_with(|cx| (f.take().unwrap())(cx.handle.borrow().as_ref()))
+        .unwrap_or_else(|_| (f.take().unwrap())(None))
+}
+
+pub(crate) fn kind() -> Kind {
+    CONTEXT.try_with(|cx| cx.kind.get()).unwrap_or(Kind::Outside)
+}
+
+/// Calls `f` with the worker core running on this thread, if any.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let ptr = CONTEXT.try_with(|cx| cx.worker.get()).unwrap_or(std::ptr::null());
+    // SAFETY: the pointer is set by `enter_worker` for exactly as long as the worker value it
+    // points to is borrowed by its `run` loop on this thread, and cleared before that ends.
+    f(unsafe { ptr.as_ref() })
+}
+
+pub(crate) fn set_budget(budget: Option<u8>) -> Option<u8> {
+    CONTEXT.try_with(|cx| cx.budget.replace(budget)).unwrap_or(None)
+}
+
+pub(crate) fn update_budget(f: impl FnOnce(Option<u8>) -> Option<u8>) {
+    let _ = CONTEXT.try_with(|cx| cx.budget.set(f(cx.budget.get())));
+}
+
+/// Restores the thread's previous context when dropped.
+pub(crate) struct ContextGuard {
+    handle: Option<Handle>,
+    kind: Kind,
+    worker: *const Worker,
+}
+
+fn enter_with(handle: Handle, kind: Kind, worker: *const Worker) -> ContextGuard {
+    CONTEXT.with(|cx| ContextGuard {
+        handle: cx.handle.replace(Some(handle)),
+        kind: cx.kind.replace(kind),
+        worker: cx.worker.replace(worker),
+    })
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| {
+            *cx.handle.borrow_mut() = self.handle.take();
+            cx.kind.set(self.kind);
+            cx.worker.set(self.worker);
+        });
+    }
+}
+
+/// Makes `handle` current without changing what kind of thread this is (`Runtime::enter`).
+pub(crate) fn enter(handle: Handle) -> ContextGuard {
+    let (kind, worker) = CONTEXT.with(|cx| (cx.kind.get(), cx.worker.get()));
+    enter_with(handle, kind, worker)
+}
+
+pub(crate) fn enter_worker(worker: &Worker) -> ContextGuard {
+    enter_with(worker.handle().clone(), Kind::Worker(worker.index()), worker)
+}
+
+pub(crate) fn enter_blocking(handle: Handle) -> ContextGuard {
+    enter_with(handle, Kind::Blocking, std::ptr::null())
+}
+
+/// Enters `block_on`, or panics with what to do instead when blocking here would be a bug.
+#[track_caller]
+pub(crate) fn enter_block_on(handle: Handle) -> ContextGuard {
+    match kind() {
+        Kind::Worker(_) => panic!(
+            "block_on called on a heist worker thread: blocking a worker stalls every task \
+             queued on it and can deadlock the runtime. Inside a task, `.await` the future \
+             instead; for blocking code, use heist::spawn_blocking and block_on from there."
+        ),
+        Kind::BlockOn => panic!(
+            "block_on called inside another block_on on the same thread: the outer future \
+             cannot make progress while the inner one blocks. `.await` the future instead, or \
+             run it with heist::spawn."
+        ),
+        Kind::Outside | Kind::Blocking => enter_with(handle, Kind::BlockOn, std::ptr::null()),
+    }
+}

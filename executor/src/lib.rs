@@ -1,0 +1,146 @@
+//! heist's scheduler: a work-stealing executor for futures.
+//!
+//! # Layout
+//! One worker thread per core. Each worker has a FIFO run queue (a `crossbeam-deque` worker
+//! that its peers steal from) and a **LIFO slot** holding the task it most recently spawned or
+//! woke, which runs next: a message's receiver runs while the message is still in cache. At
+//! most [`MAX_LIFO_POLLS`](worker) polls in a row come from the slot, so two tasks messaging
+//! each other cannot monopolise a worker. Tasks spawned or woken from other threads go to a
+//! global **injector**, which each worker also checks every 61 polls. See `worker.rs` for a
+//! task's path from `spawn` to its first poll.
+//!
+//! # Tasks
+//! A task is one allocation: a header (state word, vtable, id, owned-list links), the
+//! scheduler handle, the future, whose bytes its output reuses, and the `JoinHandle`'s waker.
+//! A `Waker` is a pointer to the header: cloning it is one atomic increment. The state word
+//! holds these flags and, above them, the reference count:
+//!
+//! | bit | flag | meaning |
+//! |---|---|---|
+//! | 0 | `RUNNING` | a thread owns the future and is polling (or cancelling) it |
+//! | 1 | `COMPLETE` | the future is gone; the output or error is stored |
+//! | 2 | `NOTIFIED` | a `Notified` for the task is queued (at most one exists) |
+//! | 3 | `JOIN_INTEREST` | a `JoinHandle` exists and will take the output |
+//! | 4 | `JOIN_WAKER` | the join waker is set; after `COMPLETE` only the task side reads it |
+//! | 5 | `CANCELLED` | abort or shutdown asked for the future to be dropped |
+//!
+//! Transitions (each a single compare-and-swap):
+//! - **spawn**: refs 3 (owned list, `JoinHandle`, first `Notified`), `NOTIFIED | JOIN_INTEREST`.
+//! - **wake** of an idle task: set `NOTIFIED`, +1 ref, queue a `Notified`. Of a running task:
+//!   set `NOTIFIED` only; the worker requeues it after the poll, to the back of the queue. Of a
+//!   notified or complete task: nothing.
+//! - **poll**: `NOTIFIED` → `RUNNING`. On `Pending`: clear `RUNNING` and drop the worker's ref,
+//!   or requeue if `NOTIFIED` was set meanwhile, or cancel if `CANCELLED` was.
+//!   On `Ready` or a panic: store the result, `RUNNING` → `COMPLETE`; if `JOIN_INTEREST` was
+//!   gone the worker drops the output, else it wakes the join waker if `JOIN_WAKER` is set;
+//!   then the task leaves the owned list (dropping that ref too).
+//! - **`JoinHandle` drop**: clear `JOIN_INTEREST | JOIN_WAKER` unless `COMPLETE`, in which case
+//!   the handle drops the output itself. Whichever of the two CASes lands first decides.
+//! - **abort**: set `CANCELLED`; an idle task is also notified and queued so a worker drops it.
+//! - **shutdown**: set `CANCELLED`; a task neither running nor complete is taken (`RUNNING`) and
+//!   its future dropped on the spot.
+//!
+//! # Parking
+//! An idle worker first becomes a *searcher* (at most half of the workers search at once) and
+//! steals half of a random peer's queue, then from the injector. Finding nothing, it counts
+//! itself out and sleeps on its condvar (`park.rs`); new work wakes one sleeper only when no
+//! one is searching; the last searcher re-checks every queue before sleeping. `idle.rs` has
+//! the argument; the loom models in `loom_tests.rs` check it.
+//!
+//! # Leaves
+//! This crate knows nothing of I/O or timers: the reactor and the timer wheel plug into the
+//! park (one parked worker will wait in the poller until the next deadline).
+
+mod blocking;
+mod context;
+mod coop;
+mod idle;
+mod metrics;
+mod park;
+mod queue;
+mod runtime;
+mod sync;
+mod task;
+mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+pub use coop::consume_budget;
+pub use metrics::RuntimeMetrics;
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV};
+pub use task::{Id, JoinError, JoinHandle};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Spawns a task on the current runtime.
+///
+/// ```
+/// let runtime = heist_executor::Runtime::new().unwrap();
+/// let sum = runtime.block_on(async {
+///     let handles: Vec<_> = (0..10u64).map(|i| heist_executor::spawn(async move { i * i })).collect();
+///     let mut sum = 0;
+///     for handle in handles {
+///         sum += handle.await.unwrap();
+///     }
+///     sum
+/// });
+/// assert_eq!(sum, 285);
+/// ```
+///
+/// # Panics
+/// Outside a runtime. Use [`Handle::spawn`] from threads the runtime does not know.
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut future = Some(future);
+    context::with_handle(|handle| handle.map(|handle| handle.spawn(future.take().unwrap())))
+        .unwrap_or_else(|| outside_runtime("heist::spawn"))
+}
+
+/// Runs blocking code on the current runtime's blocking pool.
+///
+/// # Panics
+/// Outside a runtime. Use [`Handle::spawn_blocking`] from threads the runtime does not know.
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let mut f = Some(f);
+    context::with_handle(|handle| handle.map(|handle| handle.spawn_blocking(f.take().unwrap())))
+        .unwrap_or_else(|| outside_runtime("heist::spawn_blocking"))
+}
+
+#[track_caller]
+fn outside_runtime(what: &str) -> ! {
+    panic!(
+        "{what} called outside a heist runtime: call it inside Runtime::block_on or a task, \
+         or keep a Handle (Runtime::handle) and use Handle::{}",
+        what.trim_start_matches("heist::")
+    )
+}
+
+/// Gives the worker to other tasks once: the task goes to the back of the run queue.
+pub async fn yield_now() {
+    struct YieldNow(bool);
+    impl Future for YieldNow {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            // A task that wakes itself while running is requeued behind the others.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+    YieldNow(false).await
+}

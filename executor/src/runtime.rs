@@ -1,0 +1,439 @@
+//! The public face of the scheduler: `Builder`, `Runtime`, `Handle`.
+
+use crate::context;
+use crate::coop;
+use crate::metrics::RuntimeMetrics;
+use crate::park::Parker;
+use crate::sync::{Arc, thread};
+use crate::task::{Header, Id, JoinHandle, Notified, Schedule, new_task};
+use crate::worker::Shared;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::pin::pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::Duration;
+
+type Hook = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// What `Builder` fixes for the runtime's lifetime.
+pub(crate) struct Config {
+    pub(crate) worker_thread_name: String,
+    pub(crate) blocking_thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) blocking_keep_alive: Duration,
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
+}
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```
+/// let runtime = heist_executor::Builder::new()
+///     .worker_threads(2)
+///     .thread_name("my-server")
+///     .build()
+///     .expect("could not start the runtime");
+/// assert_eq!(runtime.block_on(async { 40 + 2 }), 42);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: Option<String>,
+    stack_size: Option<usize>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Environment variable that sets the default worker count, like tokio's
+/// `TOKIO_WORKER_THREADS`.
+pub const WORKER_THREADS_ENV: &str = "HEIST_WORKER_THREADS";
+
+impl Builder {
+    /// One worker per CPU core (or `HEIST_WORKER_THREADS`), up to 512 blocking threads that
+    /// leave after 10 s idle.
+    pub fn new() -> Self {
+        Builder {
+            worker_threads: None,
+            thread_name: None,
+            stack_size: None,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+            on_thread_start: None,
+            on_thread_stop: None,
+        }
+    }
+
+    /// Number of worker threads that poll tasks. Must be at least 1.
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Name of the runtime's threads (workers and blocking pool alike).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = Some(name.into());
+        self
+    }
+
+    /// Stack size of the runtime's threads, in bytes.
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Most threads the `spawn_blocking` pool may run at once; further jobs wait in a FIFO
+    /// queue. Must be at least 1.
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits.
+    pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
+        self.blocking_keep_alive = duration;
+        self
+    }
+
+    /// Runs `f` on every thread of the runtime when it starts.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every thread of the runtime before it exits.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    fn resolve_worker_threads(&self) -> io::Result<usize> {
+        let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
+        let n = match self.worker_threads {
+            Some(n) => n,
+            None => match std::env::var(WORKER_THREADS_ENV) {
+                Ok(value) => value.trim().parse().map_err(|_| {
+                    invalid(format!(
+                        "{WORKER_THREADS_ENV}={value:?} is not a number of worker threads: set it \
+                         to a whole number of at least 1, or unset it for one worker per CPU core"
+                    ))
+                })?,
+                Err(_) => num_cpus::get().max(1),
+            },
+        };
+        if n == 0 {
+            return Err(invalid(
+                "a runtime needs at least 1 worker thread: call Builder::worker_threads with 1 \
+                 or more, or leave it unset for one worker per CPU core"
+                    .into(),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// # Errors
+    /// `InvalidInput` for 0 workers or 0 blocking threads; the OS error if a thread cannot be
+    /// started (the threads already started are stopped first).
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let num_workers = self.resolve_worker_threads()?;
+        if self.max_blocking_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_blocking_threads must be at least 1: spawn_blocking jobs would never run",
+            ));
+        }
+        let name = self.thread_name.clone();
+        let config = Config {
+            worker_thread_name: name.clone().unwrap_or_else(|| "heist-worker".into()),
+            blocking_thread_name: name.unwrap_or_else(|| "heist-blocking".into()),
+            stack_size: self.stack_size,
+            max_blocking_threads: self.max_blocking_threads,
+            blocking_keep_alive: self.blocking_keep_alive,
+            on_thread_start: self.on_thread_start.clone(),
+            on_thread_stop: self.on_thread_stop.clone(),
+        };
+        let (handle, workers) = Shared::new(num_workers, config);
+        let runtime = Runtime { handle: ManuallyDrop::new(handle) };
+        for worker in workers {
+            let shared = runtime.handle.shared();
+            let mut builder = thread::Builder::new().name(shared.config.worker_thread_name.clone());
+            if let Some(size) = shared.config.stack_size {
+                builder = builder.stack_size(size);
+            }
+            let hooks = (shared.config.on_thread_start.clone(), shared.config.on_thread_stop.clone());
+            let thread = builder.spawn(move || {
+                if let Some(hook) = &hooks.0 {
+                    hook();
+                }
+                worker.run();
+                if let Some(hook) = &hooks.1 {
+                    hook();
+                }
+            })?;
+            shared.add_thread(thread);
+        }
+        Ok(runtime)
+    }
+}
+
+/// A running scheduler: worker threads, a blocking pool, and the tasks they run.
+///
+/// Dropping it stops the workers, drops every task that has not completed (their
+/// `JoinHandle`s report cancellation), waits for running blocking jobs and joins every thread.
+pub struct Runtime {
+    handle: ManuallyDrop<Handle>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("workers", &self.handle.shared().num_workers()).finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with one worker per CPU core; see [`Builder`] for the rest.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// Runs `future` on the current thread to completion, with this runtime current so that
+    /// `heist::spawn` inside it spawns here.
+    ///
+    /// # Panics
+    /// On a worker thread of any heist runtime (use `.await` instead) or inside another
+    /// `block_on`.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task; see [`Handle::spawn`].
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs `f` on the blocking pool; see [`Handle::spawn_blocking`].
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// A handle to this runtime, to spawn from other threads.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Makes this runtime current on this thread until the guard is dropped, so that
+    /// `heist::spawn` and `Handle::current` work outside `block_on`.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    /// Counters describing the runtime's work so far.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts down like `drop`, but waits at most `timeout` for blocking jobs that are still
+    /// running; threads still busy after that are left to finish in the background.
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        self.handle.shared().shutdown(Some(timeout));
+    }
+
+    /// Shuts down without waiting for blocking jobs.
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        {
+            // Destructors of cancelled tasks may look for the current runtime.
+            let _context = context::enter(Handle::clone(&self.handle));
+            self.handle.shared().shutdown(None);
+        }
+        // SAFETY: dropped once, here.
+        unsafe { ManuallyDrop::drop(&mut self.handle) };
+    }
+}
+
+/// A cheap, cloneable reference to a runtime, to spawn onto it from anywhere.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("workers", &self.shared.num_workers()).finish()
+    }
+}
+
+/// Returned by [`Handle::try_current`] on a thread that has no runtime.
+#[derive(Debug, Clone)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "no heist runtime on this thread: call this inside Runtime::block_on or a task, \
+             after Runtime::enter, or pass a Handle to this thread",
+        )
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+impl Handle {
+    pub(crate) fn from_shared(shared: Shared) -> Handle {
+        Handle { shared: Arc::new(shared) }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The runtime this thread runs in.
+    ///
+    /// # Panics
+    /// Outside a runtime; [`try_current`](Self::try_current) returns an error instead.
+    #[track_caller]
+    pub fn current() -> Handle {
+        Self::try_current().unwrap_or_else(|err| panic!("Handle::current: {err}"))
+    }
+
+    /// The runtime this thread runs in, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        context::with_handle(|handle| handle.cloned()).ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns `future` as a new task and returns a handle to its output.
+    ///
+    /// From a worker of this runtime the task goes to that worker's LIFO slot, to run next;
+    /// from anywhere else it goes to the global queue and wakes a sleeping worker if needed.
+    /// After shutdown the task is cancelled at once: its `JoinHandle` reports it.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = new_task(future, self.clone(), Id::next());
+        if let Some(notified) = self.shared.owned.bind(task, notified) {
+            self.shared.schedule(notified, false);
+        }
+        join
+    }
+
+    /// Runs `f` on a thread of the blocking pool, for code that blocks or computes for long.
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(self, f)
+    }
+
+    /// Runs `future` to completion on the current thread with this runtime current; see
+    /// [`Runtime::block_on`]. Allowed on threads of the blocking pool.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _context = context::enter_block_on(self.clone());
+        let parker = Arc::new(Parker::new());
+        // SAFETY: the data pointer comes from `Arc::into_raw` of a `Parker`, as the vtable needs.
+        let waker = unsafe { Waker::from_raw(parker_waker(Arc::into_raw(parker.clone()))) };
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+                return output;
+            }
+            parker.park();
+        }
+    }
+
+    /// Makes this runtime current on this thread until the guard is dropped.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard { _context: context::enter(self.clone()), _runtime: std::marker::PhantomData }
+    }
+
+    /// Counters describing the runtime's work so far.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::new(self.clone())
+    }
+}
+
+impl Schedule for Handle {
+    fn schedule(&self, task: Notified) {
+        self.shared.schedule(task, false);
+    }
+
+    fn yield_now(&self, task: Notified) {
+        self.shared.schedule(task, true);
+    }
+
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.shared.owned.remove(task)
+    }
+}
+
+/// Keeps a runtime current on this thread; see [`Runtime::enter`].
+pub struct EnterGuard<'a> {
+    _context: context::ContextGuard,
+    _runtime: std::marker::PhantomData<&'a Handle>,
+}
+
+impl fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnterGuard")
+    }
+}
+
+static PARKER_WAKER: RawWakerVTable = RawWakerVTable::new(
+    |ptr| {
+        // SAFETY: `ptr` came from `Arc::into_raw` and the waker being cloned keeps it alive.
+        unsafe { Arc::increment_strong_count(ptr as *const Parker) };
+        parker_waker(ptr as *const Parker)
+    },
+    // SAFETY (all three): `ptr` came from `Arc::into_raw` and its waker owns that count.
+    |ptr| unsafe { Arc::from_raw(ptr as *const Parker) }.unpark(),
+    |ptr| unsafe { &*(ptr as *const Parker) }.unpark(),
+    |ptr| drop(unsafe { Arc::from_raw(ptr as *const Parker) }),
+);
+
+fn parker_waker(parker: *const Parker) -> RawWaker {
+    RawWaker::new(parker as *const (), &PARKER_WAKER)
+}

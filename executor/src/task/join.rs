@@ -1,0 +1,173 @@
+//! The handle to a task's output, and the error for a task that did not produce one.
+
+use super::{Id, RawTask};
+use crate::coop;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a task's output.
+///
+/// Awaiting gives `Ok(output)`, or a [`JoinError`] if the task panicked or was cancelled (by
+/// [`abort`](JoinHandle::abort) or by the runtime shutting down). Dropping the handle detaches
+/// the task: it keeps running and its output is dropped.
+pub struct JoinHandle<T> {
+    raw: RawTask,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves `T` out of the task, which needs `T: Send`; `&JoinHandle`
+// allows `abort` and `is_finished`, which touch only the atomic state word.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(super) fn new(raw: RawTask) -> Self {
+        JoinHandle { raw, _output: PhantomData }
+    }
+
+    /// Cancels the task: its future is dropped the next time a worker would poll it (at once if
+    /// it is idle), and awaiting this handle gives a cancelled [`JoinError`] unless the task
+    /// had already completed.
+    pub fn abort(&self) {
+        self.raw.remote_abort();
+    }
+
+    /// True once the task has completed, panicked or been cancelled.
+    pub fn is_finished(&self) -> bool {
+        self.raw.header().state.load().is_complete()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.raw.header().id
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let budget = std::task::ready!(coop::poll_proceed(cx));
+        let mut output = Poll::Pending;
+        // SAFETY: `output` has the task's output type and we hold the JoinHandle.
+        unsafe { self.raw.try_read_output(&mut output as *mut _ as *mut (), cx.waker()) };
+        if output.is_ready() {
+            budget.made_progress();
+        }
+        output
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: called once, by the handle.
+        unsafe { self.raw.drop_join_handle() };
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+    }
+}
+
+/// Why a task produced no output: it panicked, or it was cancelled.
+pub struct JoinError {
+    id: Id,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic { payload: SendOnly<Box<dyn Any + Send>>, message: Option<String> },
+}
+
+/// Makes a `Send` value `Sync` by never handing out a shared reference to it.
+struct SendOnly<T>(T);
+
+// SAFETY: the value is only reachable by moving it out (`into_inner`), never through `&self`.
+unsafe impl<T: Send> Sync for SendOnly<T> {}
+
+impl JoinError {
+    pub(crate) fn cancelled(id: Id) -> Self {
+        JoinError { id, repr: Repr::Cancelled }
+    }
+
+    pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        JoinError { id, repr: Repr::Panic { payload: SendOnly(payload), message } }
+    }
+
+    /// True if the task was aborted or the runtime shut down before it completed.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic { .. })
+    }
+
+    /// The panic payload, to resume the panic with `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    /// If the task was cancelled rather than panicked: check [`is_panic`](Self::is_panic) or
+    /// use [`try_into_panic`](Self::try_into_panic).
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        self.try_into_panic()
+            .unwrap_or_else(|err| panic!("JoinError::into_panic called on an error that is not a panic: {err}"))
+    }
+
+    /// The panic payload, or the error back if the task was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
+        match self.repr {
+            Repr::Panic { payload, .. } => Ok(payload.0),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The id of the task that failed.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
+            Repr::Panic { message: Some(message), .. } => {
+                write!(f, "task {} panicked with message {message:?}", self.id)
+            }
+            Repr::Panic { message: None, .. } => write!(f, "task {} panicked", self.id),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
+            Repr::Panic { message, .. } => write!(f, "JoinError::Panic({:?}, {message:?}, ...)", self.id),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(err: JoinError) -> Self {
+        std::io::Error::other(err.to_string())
+    }
+}

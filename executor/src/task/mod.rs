@@ -1,0 +1,171 @@
+//! Tasks: one allocation each, a state word, and the handles that hold references to it.
+//!
+//! - [`Notified`]: "this task should be polled"; lives in a run queue. Holds one reference.
+//! - [`Task`]: the owned-tasks list's reference, used to cancel the task at shutdown.
+//! - [`JoinHandle`]: the output's owner-to-be. Holds one reference and `JOIN_INTEREST`.
+//! - `Waker`: one reference each.
+
+mod join;
+mod owned;
+mod raw;
+mod state;
+
+pub use join::{JoinError, JoinHandle};
+pub(crate) use owned::OwnedTasks;
+pub(crate) use raw::{Header, RawTask};
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroU64;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a task's `Notified` goes when it is woken, and how it leaves the owned list.
+pub(crate) trait Schedule: Send + Sync + Sized + 'static {
+    /// Queues a task that was spawned or woken.
+    fn schedule(&self, task: Notified);
+
+    /// Queues a task that woke itself during its own poll: it goes behind the waiting ones.
+    fn yield_now(&self, task: Notified) {
+        self.schedule(task);
+    }
+
+    /// Unlinks a completed task from the owned list; true when the list's reference is
+    /// handed back to the caller to release.
+    fn release(&self, task: NonNull<Header>) -> bool;
+}
+
+/// A task that should be polled. Owns one reference and the task's `NOTIFIED` token.
+pub(crate) struct Notified(RawTask);
+
+// SAFETY: a task's future and output are `Send` and its scheduler is `Send + Sync`
+// (`new_task`'s bounds), and the state word arbitrates every cross-thread access.
+unsafe impl Send for Notified {}
+
+impl Notified {
+    /// # Safety
+    /// The caller gives up one reference and the `NOTIFIED` token.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> Notified {
+        Notified(raw)
+    }
+
+    pub(crate) fn run(self) {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw.poll();
+    }
+
+    /// Cancels a task that its queue refused: its `JoinHandle` reports the cancellation.
+    pub(crate) fn cancel(self) {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw.shutdown();
+    }
+
+    #[cfg(all(test, loom))]
+    pub(crate) fn id(&self) -> Id {
+        self.0.header().id
+    }
+}
+
+impl Drop for Notified {
+    /// A queued task that will never run (the runtime stopped): shutdown cancels its future
+    /// through the owned list; this only releases the queue's reference.
+    fn drop(&mut self) {
+        self.0.drop_reference();
+    }
+}
+
+/// The owned-tasks list's reference to a task.
+pub(crate) struct Task(RawTask);
+
+// SAFETY: as for `Notified`.
+unsafe impl Send for Task {}
+
+impl Task {
+    pub(crate) fn header_ptr(&self) -> NonNull<Header> {
+        self.0.header_ptr()
+    }
+
+    /// Cancels the task unless a thread is polling it, and releases the list's reference.
+    pub(crate) fn shutdown(self) {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw.shutdown();
+    }
+
+    pub(crate) fn into_raw(self) -> RawTask {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw
+    }
+
+    /// # Safety
+    /// The caller gives up the owned-list reference.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> Task {
+        Task(raw)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.drop_reference();
+    }
+}
+
+/// Allocates a task: its owned-list handle, its first `Notified` and its `JoinHandle`.
+pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: Id) -> (Task, Notified, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let raw = RawTask::new(future, scheduler, id);
+    (Task(raw), Notified(raw), JoinHandle::new(raw))
+}
+
+/// A task's identity, unique for the life of the process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(NonZeroU64);
+
+impl Id {
+    /// Ids come from a process-wide counter in blocks, so spawning threads don't contend on it.
+    pub(crate) fn next() -> Id {
+        const BLOCK: u64 = 1024;
+        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+        thread_local!(static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) });
+        let next = |(start, end): (u64, u64)| {
+            if start < end {
+                (start, end)
+            } else {
+                let start = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+                (start, start + BLOCK)
+            }
+        };
+        let id = RANGE
+            .try_with(|range| {
+                let (id, end) = next(range.get());
+                range.set((id + 1, end));
+                id
+            })
+            .unwrap_or_else(|_| NEXT_BLOCK.fetch_add(1, Ordering::Relaxed));
+        Id(NonZeroU64::new(id).expect("task ids start at 1"))
+    }
+
+    pub(crate) fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({})", self.0)
+    }
+}

@@ -1,0 +1,435 @@
+//! The task allocation and the type-erased functions that act on it.
+//!
+//! A task is one `Box<Cell<F, S>>`: the [`Header`] (state word, vtable, id, owned-list links),
+//! the scheduler handle, the stage (the future, then its output, in the same bytes) and the
+//! join waker. Every other handle (`Notified`, `Task`, `JoinHandle`, `Waker`) is a pointer to
+//! the header that owns one reference. The waker's data pointer *is* the header pointer, so
+//! cloning a waker is one atomic increment and waking allocates nothing.
+
+use super::state::{State, ToIdle, ToRunning, WakeByVal};
+use super::{Id, JoinError, Notified, Schedule};
+use crate::sync::UnsafeCell;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    vtable: &'static Vtable,
+    pub(crate) id: Id,
+    /// Links of the owned-tasks list; read and written only under that list's shard lock.
+    pub(crate) owned: UnsafeCell<OwnedLinks>,
+}
+
+#[derive(Default)]
+pub(crate) struct OwnedLinks {
+    pub(crate) prev: Option<NonNull<Header>>,
+    pub(crate) next: Option<NonNull<Header>>,
+    pub(crate) linked: bool,
+}
+
+/// `repr(C)` so that a pointer to the cell is a pointer to its header.
+#[repr(C)]
+struct Cell<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    stage: UnsafeCell<Stage<F>>,
+    /// Owned by the `JoinHandle` while `JOIN_WAKER` is unset, by the task side once it is set.
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+struct Vtable {
+    poll: unsafe fn(NonNull<Header>),
+    schedule: unsafe fn(NonNull<Header>),
+    dealloc: unsafe fn(NonNull<Header>),
+    try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    drop_join_handle: unsafe fn(NonNull<Header>),
+    shutdown: unsafe fn(NonNull<Header>),
+}
+
+struct VtableOf<F, S>(std::marker::PhantomData<(F, S)>);
+
+impl<F: Future, S: Schedule> VtableOf<F, S> {
+    const VTABLE: Vtable = Vtable {
+        poll: poll::<F, S>,
+        schedule: schedule::<F, S>,
+        dealloc: dealloc::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_join_handle: drop_join_handle::<F, S>,
+        shutdown: shutdown::<F, S>,
+    };
+}
+
+/// A pointer to a live task; the handle types around it say which reference it holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawTask {
+    ptr: NonNull<Header>,
+}
+
+impl RawTask {
+    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        S: Schedule,
+    {
+        let cell = Box::new(Cell {
+            header: Header {
+                state: State::new(),
+                vtable: &VtableOf::<F, S>::VTABLE,
+                id,
+                owned: UnsafeCell::new(OwnedLinks::default()),
+            },
+            scheduler,
+            stage: UnsafeCell::new(Stage::Running(future)),
+            join_waker: UnsafeCell::new(None),
+        });
+        let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+        RawTask { ptr }
+    }
+
+    /// # Safety
+    /// `ptr` must point to a live task header.
+    pub(crate) unsafe fn from_header(ptr: NonNull<Header>) -> RawTask {
+        RawTask { ptr }
+    }
+
+    pub(crate) fn header_ptr(self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a RawTask is only held together with a reference that keeps the task alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn vtable(&self) -> &'static Vtable {
+        self.header().vtable
+    }
+
+    /// Runs the task once; consumes the `Notified` reference the caller held.
+    pub(crate) fn poll(self) {
+        // SAFETY: the caller gives up a `Notified`, which is what `poll` expects.
+        unsafe { (self.vtable().poll)(self.ptr) }
+    }
+
+    /// Consumes the owned-list reference and cancels the task unless it is running.
+    pub(crate) fn shutdown(self) {
+        // SAFETY: the caller gives up the owned-list reference, which `shutdown` consumes.
+        unsafe { (self.vtable().shutdown)(self.ptr) }
+    }
+
+    /// # Safety
+    /// `dst` must point to a `Poll<Result<T, JoinError>>` where `T` is the task's output, and
+    /// the caller must hold the `JoinHandle`.
+    pub(crate) unsafe fn try_read_output(self, dst: *mut (), waker: &Waker) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.vtable().try_read_output)(self.ptr, dst, waker) }
+    }
+
+    /// # Safety
+    /// Called once, by the `JoinHandle` being dropped.
+    pub(crate) unsafe fn drop_join_handle(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.vtable().drop_join_handle)(self.ptr) }
+    }
+
+    /// Releases one reference the caller held.
+    pub(crate) fn drop_reference(self) {
+        if self.header().state.ref_dec(1) {
+            // SAFETY: that was the last reference.
+            unsafe { (self.vtable().dealloc)(self.ptr) }
+        }
+    }
+
+    pub(crate) fn remote_abort(self) {
+        if self.header().state.transition_to_notified_and_cancel() {
+            // SAFETY: the transition took the reference the new `Notified` owns.
+            unsafe { (self.vtable().schedule)(self.ptr) }
+        }
+    }
+}
+
+/// # Safety
+/// `ptr` points to a `Cell<F, S>` that the caller keeps alive for `'a`.
+unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    // SAFETY: forwarded from the caller; the header is the first field of a `repr(C)` cell.
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
+}
+
+impl<F: Future, S: Schedule> Cell<F, S> {
+    /// Polls the future; on `Ready` drops it, so the output can take its place.
+    ///
+    /// # Safety
+    /// The caller holds `RUNNING`.
+    unsafe fn poll_future(&self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let poll = self.stage.with_mut(|stage| {
+            // SAFETY: RUNNING gives exclusive access to the stage; the future is never moved
+            // out of the heap cell until it is dropped in place.
+            match unsafe { &mut *stage } {
+                Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(cx),
+                _ => unreachable!("a task was polled after its future was dropped"),
+            }
+        });
+        if poll.is_ready() {
+            // SAFETY: as above.
+            unsafe { self.set_stage(Stage::Consumed) };
+        }
+        poll
+    }
+
+    /// # Safety
+    /// The caller has exclusive access to the stage (RUNNING, or the output ownership rules).
+    unsafe fn set_stage(&self, stage: Stage<F>) {
+        // SAFETY: forwarded from the caller.
+        self.stage.with_mut(|ptr| unsafe { *ptr = stage });
+    }
+
+    /// Drops whatever the stage holds, catching a panic from its destructor.
+    ///
+    /// # Safety
+    /// As for `set_stage`.
+    unsafe fn drop_stage(&self) -> Result<(), JoinError> {
+        // SAFETY: forwarded from the caller.
+        catch_unwind(AssertUnwindSafe(|| unsafe { self.set_stage(Stage::Consumed) }))
+            .map_err(|payload| JoinError::panic(self.header.id, payload))
+    }
+
+    /// # Safety
+    /// The caller owns the output: it holds the `JoinHandle` and saw `COMPLETE`.
+    unsafe fn take_output(&self) -> Result<F::Output, JoinError> {
+        // SAFETY: forwarded from the caller.
+        let stage = self.stage.with_mut(|ptr| unsafe { std::mem::replace(&mut *ptr, Stage::Consumed) });
+        match stage {
+            Stage::Finished(output) => output,
+            _ => panic!("JoinHandle polled after it returned Ready"),
+        }
+    }
+
+    /// Drops the future of a cancelled task and completes it.
+    ///
+    /// # Safety
+    /// The caller holds `RUNNING` and one reference, which `complete` releases.
+    unsafe fn cancel(&self) {
+        // SAFETY: forwarded from the caller.
+        let error = match unsafe { self.drop_stage() } {
+            Ok(()) => JoinError::cancelled(self.header.id),
+            Err(panicked) => panicked,
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { self.complete(Err(error)) };
+    }
+
+    /// Stores the output, hands it to the `JoinHandle` (or drops it when there is none) and
+    /// leaves the owned list.
+    ///
+    /// # Safety
+    /// The caller holds `RUNNING` and one reference, which this releases.
+    unsafe fn complete(&self, output: Result<F::Output, JoinError>) {
+        // SAFETY: RUNNING gives exclusive access to the stage.
+        unsafe { self.set_stage(Stage::Finished(output)) };
+        let prev = self.header.state.transition_to_complete();
+        // Dropping the output or waking the joiner runs user code, which must not unwind
+        // through a worker.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            if !prev.is_join_interested() {
+                // SAFETY: without a JoinHandle the task side owns the output.
+                let _ = unsafe { self.drop_stage() };
+            } else if prev.has_join_waker() {
+                // SAFETY: JOIN_WAKER was set when COMPLETE was: the waker is ours to read, and
+                // the JoinHandle no longer writes it.
+                self.join_waker.with(|waker| match unsafe { &*waker } {
+                    Some(waker) => waker.wake_by_ref(),
+                    None => unreachable!("JOIN_WAKER set without a waker"),
+                });
+            }
+        }));
+        let header = NonNull::from(&self.header);
+        let released = self.scheduler.release(header);
+        if self.header.state.ref_dec(1 + usize::from(released)) {
+            // SAFETY: those were the last references.
+            unsafe { dealloc::<F, S>(header) };
+        }
+    }
+}
+
+unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's `Notified` keeps the task alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    match cell.header.state.transition_to_running() {
+        ToRunning::Poll => {}
+        // SAFETY: we now hold RUNNING and the Notified's reference.
+        ToRunning::Cancel => return unsafe { cell.cancel() },
+        ToRunning::Failed => return RawTask { ptr }.drop_reference(),
+    }
+    // The worker's reference keeps the task alive for the poll, so this waker owns none.
+    // SAFETY: the data pointer is a live header and the vtable matches it.
+    let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
+    let mut cx = Context::from_waker(&waker);
+    // SAFETY: we hold RUNNING.
+    match catch_unwind(AssertUnwindSafe(|| unsafe { cell.poll_future(&mut cx) })) {
+        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+            ToIdle::Idle => {}
+            // SAFETY: the worker's reference moves into the new `Notified`.
+            ToIdle::Notified => cell.scheduler.yield_now(unsafe { Notified::from_raw(RawTask { ptr }) }),
+            // SAFETY: that was the last reference.
+            ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
+            // SAFETY: we still hold RUNNING and the worker's reference.
+            ToIdle::Cancelled => unsafe { cell.cancel() },
+        },
+        // SAFETY: we hold RUNNING and the worker's reference.
+        Ok(Poll::Ready(output)) => unsafe { cell.complete(Ok(output)) },
+        Err(payload) => {
+            // SAFETY: we hold RUNNING; a second panic from the destructor is dropped, the
+            // first one is what the JoinHandle reports.
+            let _ = unsafe { cell.drop_stage() };
+            // SAFETY: we hold RUNNING and the worker's reference.
+            unsafe { cell.complete(Err(JoinError::panic(cell.header.id, payload))) };
+        }
+    }
+}
+
+unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller took a reference for the new `Notified`.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.scheduler.schedule(unsafe { Notified::from_raw(RawTask { ptr }) });
+}
+
+unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the last reference is gone, so nothing else can reach the cell.
+    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
+}
+
+unsafe fn try_read_output<F: Future, S: Schedule>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+    // SAFETY: the JoinHandle keeps the task alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if can_read_output(cell, waker) {
+        let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
+        // SAFETY: COMPLETE with JOIN_INTEREST: the output is the JoinHandle's; `dst` has the
+        // type the caller promised.
+        unsafe { *dst = Poll::Ready(cell.take_output()) };
+    }
+}
+
+/// True when the output is ready; otherwise makes sure `waker` is the one the task will wake.
+fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
+    let state = &cell.header.state;
+    let snapshot = state.load();
+    if snapshot.is_complete() {
+        return true;
+    }
+    let published = if !snapshot.has_join_waker() {
+        set_join_waker(cell, waker.clone())
+    } else {
+        // SAFETY: JOIN_WAKER is set and COMPLETE is not: the task side only reads the waker,
+        // and only after it sets COMPLETE, so a shared read here is fine.
+        let same = cell.join_waker.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        if same {
+            return false;
+        }
+        state.unset_join_waker().and_then(|_| set_join_waker(cell, waker.clone()))
+    };
+    match published {
+        Ok(_) => false,
+        Err(snapshot) => {
+            debug_assert!(snapshot.is_complete());
+            true
+        }
+    }
+}
+
+fn set_join_waker<F: Future, S>(cell: &Cell<F, S>, waker: Waker) -> Result<super::state::Snapshot, super::state::Snapshot> {
+    // SAFETY: JOIN_WAKER is unset, so the JoinHandle owns the slot.
+    cell.join_waker.with_mut(|slot| unsafe { *slot = Some(waker) });
+    let result = cell.header.state.set_join_waker();
+    if result.is_err() {
+        // The task completed first and will not read the slot: take the waker back.
+        // SAFETY: JOIN_WAKER is still unset, so the slot is still ours.
+        cell.join_waker.with_mut(|slot| unsafe { *slot = None });
+    }
+    result
+}
+
+unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the JoinHandle's reference keeps the task alive until the end of this function.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    match cell.header.state.unset_join_interest() {
+        // SAFETY: COMPLETE with JOIN_INTEREST: the output is ours to drop.
+        Err(_) => drop(unsafe { cell.drop_stage() }),
+        Ok(prev) if prev.has_join_waker() => {
+            // SAFETY: clearing JOIN_WAKER before COMPLETE gave the slot back to us.
+            cell.join_waker.with_mut(|slot| unsafe { *slot = None });
+        }
+        Ok(_) => {}
+    }
+    RawTask { ptr }.drop_reference();
+}
+
+unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's owned-list reference keeps the task alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if cell.header.state.transition_to_shutdown() {
+        // SAFETY: we took RUNNING; `complete` releases the owned-list reference.
+        unsafe { cell.cancel() };
+    } else {
+        RawTask { ptr }.drop_reference();
+    }
+}
+
+static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(clone_waker, wake_by_val, wake_by_ref, drop_waker);
+
+fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
+    RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
+}
+
+/// # Safety
+/// `ptr` is a header pointer whose reference the caller's waker holds.
+unsafe fn header<'a>(ptr: *const ()) -> &'a Header {
+    // SAFETY: forwarded from the caller.
+    unsafe { &*(ptr as *const Header) }
+}
+
+unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds a reference (or the worker does, during a poll).
+    unsafe { header(ptr) }.state.ref_inc();
+    // SAFETY: a waker's data pointer is never null.
+    raw_waker(unsafe { NonNull::new_unchecked(ptr as *mut Header) })
+}
+
+unsafe fn wake_by_val(ptr: *const ()) {
+    // SAFETY: the waker's reference keeps the task alive until it is used up here.
+    let header = unsafe { header(ptr) };
+    let ptr = NonNull::from(header);
+    match header.state.transition_to_notified_by_val() {
+        WakeByVal::Done => {}
+        // SAFETY: the waker's reference now belongs to the new `Notified`.
+        WakeByVal::Submit => unsafe { (header.vtable.schedule)(ptr) },
+        // SAFETY: the waker held the last reference.
+        WakeByVal::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },
+    }
+}
+
+unsafe fn wake_by_ref(ptr: *const ()) {
+    // SAFETY: the caller's waker keeps the task alive.
+    let header = unsafe { header(ptr) };
+    if header.state.transition_to_notified_by_ref() {
+        // SAFETY: the transition took the reference the new `Notified` owns.
+        unsafe { (header.vtable.schedule)(NonNull::from(header)) };
+    }
+}
+
+unsafe fn drop_waker(ptr: *const ()) {
+    // SAFETY: the waker being dropped holds a reference.
+    let header = unsafe { header(ptr) };
+    RawTask { ptr: NonNull::from(header) }.drop_reference();
+}

@@ -1,0 +1,385 @@
+//! The worker loop and where tasks go when they are spawned or woken.
+//!
+//! A task's path: `Handle::spawn` → [`Shared::schedule`] → this worker's LIFO slot (when the
+//! spawner or waker is a worker of this runtime) or the global injector (anyone else), waking
+//! a sleeper through [`Idle`] if needed → [`Worker::next_task`] or [`Worker::steal`] →
+//! [`Worker::run_task`] → `Notified::run`, which polls it.
+
+use crate::blocking::BlockingPool;
+use crate::context;
+use crate::coop;
+use crate::idle::Idle;
+use crate::park::Parker;
+use crate::queue::{self, Injector, Steal, Stealer};
+use crate::runtime::{Config, Handle};
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, fence};
+use crate::sync::thread;
+use crate::task::{Notified, OwnedTasks};
+use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+use std::time::Duration;
+
+/// How often (in polls) a worker looks at the injector before its own queue, so that tasks
+/// spawned from outside cannot starve behind a worker that keeps feeding itself. A prime, so
+/// it does not fall into step with periodic workloads.
+const INJECTOR_INTERVAL: u32 = 61;
+
+/// How many polls in a row may come from the LIFO slot: two tasks messaging each other would
+/// otherwise hold the worker forever.
+const MAX_LIFO_POLLS: u32 = 3;
+
+/// What the runtime's threads share.
+pub(crate) struct Shared {
+    injector: Injector<Notified>,
+    remotes: Box<[Remote]>,
+    idle: Idle,
+    pub(crate) owned: OwnedTasks,
+    pub(crate) blocking: BlockingPool,
+    shutdown: AtomicBool,
+    pub(crate) config: Config,
+    threads: Mutex<Vec<Option<thread::JoinHandle<()>>>>,
+}
+
+/// What other threads may touch of a worker.
+struct Remote {
+    stealer: Stealer<Notified>,
+    parker: Parker,
+    metrics: CachePadded<WorkerMetrics>,
+}
+
+/// Written by the worker alone (a plain store, no read-modify-write), read by anyone.
+#[derive(Default)]
+pub(crate) struct WorkerMetrics {
+    pub(crate) polls: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) parks: AtomicU64,
+}
+
+/// A worker thread's own state. Lives on that thread's stack; other threads see it only
+/// through its `Remote`.
+pub(crate) struct Worker {
+    handle: Handle,
+    index: usize,
+    local: queue::Worker<Notified>,
+    lifo: Cell<Option<Notified>>,
+    lifo_polls: Cell<u32>,
+    tick: Cell<u32>,
+    searching: Cell<bool>,
+    rng: Cell<u32>,
+    polls: Cell<u64>,
+    steals: Cell<u64>,
+    parks: Cell<u64>,
+}
+
+impl Shared {
+    /// The shared state and one worker core per worker; threads are started by the caller.
+    pub(crate) fn new(num_workers: usize, config: Config) -> (Handle, Vec<Worker>) {
+        let locals: Vec<_> = (0..num_workers).map(|_| queue::Worker::new_fifo()).collect();
+        let remotes = locals
+            .iter()
+            .map(|local| Remote {
+                stealer: local.stealer(),
+                parker: Parker::new(),
+                metrics: CachePadded::new(WorkerMetrics::default()),
+            })
+            .collect();
+        let shared = Shared {
+            injector: Injector::new(),
+            remotes,
+            idle: Idle::new(num_workers),
+            owned: OwnedTasks::new(num_workers),
+            blocking: BlockingPool::new(&config),
+            shutdown: AtomicBool::new(false),
+            config,
+            threads: Mutex::new(Vec::new()),
+        };
+        let handle = Handle::from_shared(shared);
+        let workers = locals
+            .into_iter()
+            .enumerate()
+            .map(|(index, local)| Worker {
+                handle: handle.clone(),
+                index,
+                local,
+                lifo: Cell::new(None),
+                lifo_polls: Cell::new(0),
+                tick: Cell::new(0),
+                searching: Cell::new(false),
+                rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+                polls: Cell::new(0),
+                steals: Cell::new(0),
+                parks: Cell::new(0),
+            })
+            .collect();
+        (handle, workers)
+    }
+
+    pub(crate) fn add_thread(&self, thread: thread::JoinHandle<()>) {
+        self.threads.lock().push(Some(thread));
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Acquire)
+    }
+
+    /// Queues a spawned or woken task; `is_yield` sends a task that woke itself to the back.
+    pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
+        context::with_worker(|worker| match worker {
+            Some(worker) if std::ptr::eq(worker.shared(), self) => worker.schedule_local(task, is_yield),
+            _ => self.schedule_remote(task),
+        })
+    }
+
+    fn schedule_remote(&self, task: Notified) {
+        self.injector.push(task);
+        if self.shutdown.load(SeqCst) {
+            // Shutdown may already have emptied the injector: make sure nothing stays behind.
+            self.drain_injector();
+            return;
+        }
+        self.notify_parked();
+    }
+
+    /// Wakes a sleeping worker if the work just published needs one.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].parker.unpark();
+        }
+    }
+
+    /// The last searcher's final look before it sleeps.
+    fn notify_if_work_pending(&self) {
+        fence(SeqCst);
+        let pending = self.remotes.iter().any(|remote| !remote.stealer.is_empty()) || !self.injector.is_empty();
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(task) => drop(task),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Stops the workers, drops every unfinished future once, and waits for the blocking pool
+    /// (at most `blocking_timeout`). Idempotent.
+    pub(crate) fn shutdown(&self, blocking_timeout: Option<Duration>) {
+        if self.shutdown.swap(true, SeqCst) {
+            return;
+        }
+        for remote in self.remotes.iter() {
+            remote.parker.unpark();
+        }
+        let own_worker = match context::kind() {
+            context::Kind::Worker(index) if context::with_handle(|h| h.is_some_and(|h| std::ptr::eq(h.shared(), self))) => {
+                Some(index)
+            }
+            _ => None,
+        };
+        let threads: Vec<_> = std::mem::take(&mut *self.threads.lock());
+        for (index, thread) in threads.into_iter().enumerate() {
+            // A worker that drops its own runtime cannot wait for itself.
+            if let (Some(thread), false) = (thread, own_worker == Some(index)) {
+                let _ = thread.join();
+            }
+        }
+        // No worker polls any more: every task still listed is idle, queued, or running on a
+        // blocking thread. Cancelling runs destructors that may spawn (refused, the list is
+        // closed) or wake (dropped, the runtime is shut down).
+        for task in self.owned.close_and_take_all() {
+            task.shutdown();
+        }
+        self.drain_injector();
+        self.blocking.shutdown(blocking_timeout);
+    }
+
+    pub(crate) fn worker_metrics(&self, worker: usize) -> &WorkerMetrics {
+        &self.remotes[worker].metrics
+    }
+
+    pub(crate) fn local_queue_depth(&self, worker: usize) -> usize {
+        self.remotes[worker].stealer.len()
+    }
+
+    pub(crate) fn injector_depth(&self) -> usize {
+        self.injector.len()
+    }
+
+    pub(crate) fn num_searching(&self) -> usize {
+        self.idle.num_searching()
+    }
+}
+
+impl Worker {
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    fn shared(&self) -> &Shared {
+        self.handle.shared()
+    }
+
+    /// The worker thread's body: run tasks until the runtime shuts down.
+    pub(crate) fn run(self) {
+        let _context = context::enter_worker(&self);
+        while !self.shared().is_shutdown() {
+            if let Some(task) = self.next_task() {
+                self.run_task(task);
+            } else if let Some(task) = self.steal() {
+                self.run_task(task);
+            } else {
+                self.park();
+            }
+        }
+        self.publish_metrics();
+        // Tasks still queued here are cancelled through the owned list; drop our references.
+        drop(self.lifo.take());
+        while self.local.pop().is_some() {}
+    }
+
+    /// Next task from this worker's own sources: now and then the injector, then the LIFO slot
+    /// (bounded), the local queue, and the injector.
+    fn next_task(&self) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % INJECTOR_INTERVAL == 0 {
+            if let Some(task) = self.pop_injector() {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.lifo.take() {
+            if self.lifo_polls.get() < MAX_LIFO_POLLS {
+                self.lifo_polls.set(self.lifo_polls.get() + 1);
+                return Some(task);
+            }
+            self.local.push(task);
+            self.shared().notify_parked();
+        }
+        self.lifo_polls.set(0);
+        self.local.pop().or_else(|| self.pop_injector())
+    }
+
+    fn pop_injector(&self) -> Option<Notified> {
+        loop {
+            match self.shared().injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(task) => {
+                    if !self.local.is_empty() {
+                        // We took a batch: let idle peers share it.
+                        self.shared().notify_parked();
+                    }
+                    return Some(task);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Out of local work: steal half of a random peer's queue, then try the injector.
+    fn steal(&self) -> Option<Notified> {
+        if !self.searching.get() {
+            if !self.shared().idle.try_start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let remotes = &self.shared().remotes;
+        let start = self.next_random() as usize % remotes.len();
+        let mut retry = true;
+        while retry {
+            retry = false;
+            for offset in 0..remotes.len() {
+                let victim = (start + offset) % remotes.len();
+                if victim == self.index {
+                    continue;
+                }
+                match remotes[victim].stealer.steal_batch_and_pop(&self.local) {
+                    Steal::Success(task) => {
+                        self.steals.set(self.steals.get() + 1);
+                        self.publish_metrics();
+                        return Some(task);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+        }
+        self.pop_injector()
+    }
+
+    fn run_task(&self, task: Notified) {
+        if self.searching.replace(false) && self.shared().idle.stop_searching() {
+            // The last searcher found work: there may be more, so bring another worker in.
+            self.shared().notify_parked();
+        }
+        let polls = self.polls.get() + 1;
+        self.polls.set(polls);
+        // Published before the poll, so whoever sees the task's result sees it counted.
+        self.shared().remotes[self.index].metrics.polls.store(polls, Relaxed);
+        coop::with_budget(|| task.run());
+    }
+
+    /// Called when a task is spawned or woken on this worker's thread.
+    fn schedule_local(&self, task: Notified, is_yield: bool) {
+        if is_yield {
+            self.local.push(task);
+        } else if let Some(previous) = self.lifo.replace(Some(task)) {
+            self.local.push(previous);
+        } else {
+            // Only the LIFO slot changed, and nobody can steal from it: no one to wake.
+            return;
+        }
+        self.shared().notify_parked();
+    }
+
+    fn park(&self) {
+        let shared = self.shared();
+        if shared.idle.park(self.index, self.searching.replace(false)) {
+            shared.notify_if_work_pending();
+        }
+        self.parks.set(self.parks.get() + 1);
+        self.publish_metrics();
+        loop {
+            shared.remotes[self.index].parker.park();
+            if shared.is_shutdown() {
+                return;
+            }
+            if !shared.idle.is_parked(self.index) {
+                break;
+            }
+        }
+        // Whoever woke us counted us as searching.
+        self.searching.set(true);
+    }
+
+    fn next_random(&self) -> u32 {
+        // xorshift32: cheap, and good enough to spread victims.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+
+    fn publish_metrics(&self) {
+        let metrics = &self.shared().remotes[self.index].metrics;
+        metrics.polls.store(self.polls.get(), Relaxed);
+        metrics.steals.store(self.steals.get(), Relaxed);
+        metrics.parks.store(self.parks.get(), Relaxed);
+    }
+}
