@@ -16,7 +16,9 @@ pub use heist_executor::{Runtime, spawn, spawn_blocking};
 
 /// Building, entering and watching a runtime.
 pub mod runtime {
-    pub use heist_executor::{Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError, WORKER_THREADS_ENV};
+    pub use heist_executor::{
+        Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError, WORKER_THREADS_ENV,
+    };
 }
 
 /// Tasks: spawning, joining, yielding.

@@ -84,7 +84,11 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (task, notified, join) = new_task(BlockingTask(Some(f)), BlockingSchedule(handle.clone()), Id::next());
+        let (task, notified, join) = new_task(
+            BlockingTask(Some(f)),
+            BlockingSchedule(handle.clone()),
+            Id::next(),
+        );
         if let Some(notified) = handle.shared().owned.bind(task, notified) {
             self.push(handle, notified);
         }
@@ -191,7 +195,9 @@ impl BlockingPool {
             match deadline {
                 None => state = self.thread_exited.wait(state),
                 Some(deadline) => {
-                    let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
                     state = self.thread_exited.wait_timeout(state, left).0;
                 }
             }

@@ -15,7 +15,10 @@ pub(crate) struct Parker {
 
 impl Parker {
     pub(crate) fn new() -> Self {
-        Parker { notified: Mutex::new(false), condvar: Condvar::new() }
+        Parker {
+            notified: Mutex::new(false),
+            condvar: Condvar::new(),
+        }
     }
 
     /// Sleeps until `unpark` is called, or returns at once if it already was; consumes the token.

@@ -1,6 +1,6 @@
 //! The run queues: `crossbeam-deque` normally, a lock-based stand-in with the same interface
 //! under loom (crossbeam-deque is not loom-aware). The scheduler only uses what both provide:
-//! `Worker::{new_fifo, push, pop, stealer, len, is_empty}`, `Stealer::{steal_batch_and_pop,
+//! `Worker::{new_fifo, push, pop, stealer, is_empty}`, `Stealer::{steal_batch_and_pop,
 //! is_empty, len}` and `Injector::{new, push, steal, steal_batch_and_pop, is_empty, len}`.
 
 pub(crate) use crossbeam_deque::Steal;
@@ -37,16 +37,15 @@ mod model {
         pub(crate) fn stealer(&self) -> Stealer<T> {
             Stealer(self.0.clone())
         }
-        pub(crate) fn len(&self) -> usize {
-            self.0.lock().len()
-        }
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
         }
     }
 
     fn steal_into<T>(src: &mut VecDeque<T>, dest: &Worker<T>) -> Steal<T> {
-        let Some(first) = src.pop_front() else { return Steal::Empty };
+        let Some(first) = src.pop_front() else {
+            return Steal::Empty;
+        };
         let mut dest = dest.0.lock();
         for _ in 1..BATCH {
             match src.pop_front() {

@@ -174,15 +174,20 @@ impl Builder {
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
         };
-        let (handle, workers) = Shared::new(num_workers, config);
-        let runtime = Runtime { handle: ManuallyDrop::new(handle) };
+        let (handle, workers) = Shared::with_workers(num_workers, config);
+        let runtime = Runtime {
+            handle: ManuallyDrop::new(handle),
+        };
         for worker in workers {
             let shared = runtime.handle.shared();
             let mut builder = thread::Builder::new().name(shared.config.worker_thread_name.clone());
             if let Some(size) = shared.config.stack_size {
                 builder = builder.stack_size(size);
             }
-            let hooks = (shared.config.on_thread_start.clone(), shared.config.on_thread_stop.clone());
+            let hooks = (
+                shared.config.on_thread_start.clone(),
+                shared.config.on_thread_stop.clone(),
+            );
             let thread = builder.spawn(move || {
                 if let Some(hook) = &hooks.0 {
                     hook();
@@ -208,7 +213,9 @@ pub struct Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("workers", &self.handle.shared().num_workers()).finish()
+        f.debug_struct("Runtime")
+            .field("workers", &self.handle.shared().num_workers())
+            .finish()
     }
 }
 
@@ -297,7 +304,9 @@ pub struct Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").field("workers", &self.shared.num_workers()).finish()
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.num_workers())
+            .finish()
     }
 }
 
@@ -318,7 +327,9 @@ impl std::error::Error for TryCurrentError {}
 
 impl Handle {
     pub(crate) fn from_shared(shared: Shared) -> Handle {
-        Handle { shared: Arc::new(shared) }
+        Handle {
+            shared: Arc::new(shared),
+        }
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -373,8 +384,7 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _context = context::enter_block_on(self.clone());
         let parker = Arc::new(Parker::new());
-        // SAFETY: the data pointer comes from `Arc::into_raw` of a `Parker`, as the vtable needs.
-        let waker = unsafe { Waker::from_raw(parker_waker(Arc::into_raw(parker.clone()))) };
+        let waker = unparker_waker(parker.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
@@ -387,7 +397,10 @@ impl Handle {
 
     /// Makes this runtime current on this thread until the guard is dropped.
     pub fn enter(&self) -> EnterGuard<'_> {
-        EnterGuard { _context: context::enter(self.clone()), _runtime: std::marker::PhantomData }
+        EnterGuard {
+            _context: context::enter(self.clone()),
+            _runtime: std::marker::PhantomData,
+        }
     }
 
     /// Counters describing the runtime's work so far.
@@ -433,6 +446,12 @@ static PARKER_WAKER: RawWakerVTable = RawWakerVTable::new(
     |ptr| unsafe { &*(ptr as *const Parker) }.unpark(),
     |ptr| drop(unsafe { Arc::from_raw(ptr as *const Parker) }),
 );
+
+/// A waker that unparks `parker`.
+pub(crate) fn unparker_waker(parker: Arc<Parker>) -> Waker {
+    // SAFETY: the data pointer comes from `Arc::into_raw` of a `Parker`, as the vtable needs.
+    unsafe { Waker::from_raw(parker_waker(Arc::into_raw(parker))) }
+}
 
 fn parker_waker(parker: *const Parker) -> RawWaker {
     RawWaker::new(parker as *const (), &PARKER_WAKER)

@@ -74,7 +74,7 @@ pub(crate) struct Worker {
 
 impl Shared {
     /// The shared state and one worker core per worker; threads are started by the caller.
-    pub(crate) fn new(num_workers: usize, config: Config) -> (Handle, Vec<Worker>) {
+    pub(crate) fn with_workers(num_workers: usize, config: Config) -> (Handle, Vec<Worker>) {
         let locals: Vec<_> = (0..num_workers).map(|_| queue::Worker::new_fifo()).collect();
         let remotes = locals
             .iter()
@@ -155,7 +155,8 @@ impl Shared {
     /// The last searcher's final look before it sleeps.
     fn notify_if_work_pending(&self) {
         fence(SeqCst);
-        let pending = self.remotes.iter().any(|remote| !remote.stealer.is_empty()) || !self.injector.is_empty();
+        let pending =
+            self.remotes.iter().any(|remote| !remote.stealer.is_empty()) || !self.injector.is_empty();
         if pending {
             self.notify_parked();
         }
@@ -181,7 +182,9 @@ impl Shared {
             remote.parker.unpark();
         }
         let own_worker = match context::kind() {
-            context::Kind::Worker(index) if context::with_handle(|h| h.is_some_and(|h| std::ptr::eq(h.shared(), self))) => {
+            context::Kind::Worker(index)
+                if context::with_handle(|h| h.is_some_and(|h| std::ptr::eq(h.shared(), self))) =>
+            {
                 Some(index)
             }
             _ => None,
@@ -329,7 +332,10 @@ impl Worker {
         let polls = self.polls.get() + 1;
         self.polls.set(polls);
         // Published before the poll, so whoever sees the task's result sees it counted.
-        self.shared().remotes[self.index].metrics.polls.store(polls, Relaxed);
+        self.shared().remotes[self.index]
+            .metrics
+            .polls
+            .store(polls, Relaxed);
         coop::with_budget(|| task.run());
     }
 

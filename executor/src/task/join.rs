@@ -29,7 +29,10 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     pub(super) fn new(raw: RawTask) -> Self {
-        JoinHandle { raw, _output: PhantomData }
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
     }
 
     /// Cancels the task: its future is dropped the next time a worker would poll it (at once if
@@ -57,7 +60,10 @@ impl<T> Future for JoinHandle<T> {
         let budget = std::task::ready!(coop::poll_proceed(cx));
         let mut output = Poll::Pending;
         // SAFETY: `output` has the task's output type and we hold the JoinHandle.
-        unsafe { self.raw.try_read_output(&mut output as *mut _ as *mut (), cx.waker()) };
+        unsafe {
+            self.raw
+                .try_read_output(&mut output as *mut _ as *mut (), cx.waker())
+        };
         if output.is_ready() {
             budget.made_progress();
         }
@@ -86,7 +92,10 @@ pub struct JoinError {
 
 enum Repr {
     Cancelled,
-    Panic { payload: SendOnly<Box<dyn Any + Send>>, message: Option<String> },
+    Panic {
+        payload: SendOnly<Box<dyn Any + Send>>,
+        message: Option<String>,
+    },
 }
 
 /// Makes a `Send` value `Sync` by never handing out a shared reference to it.
@@ -97,7 +106,10 @@ unsafe impl<T: Send> Sync for SendOnly<T> {}
 
 impl JoinError {
     pub(crate) fn cancelled(id: Id) -> Self {
-        JoinError { id, repr: Repr::Cancelled }
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
     }
 
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send>) -> Self {
@@ -105,7 +117,13 @@ impl JoinError {
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned());
-        JoinError { id, repr: Repr::Panic { payload: SendOnly(payload), message } }
+        JoinError {
+            id,
+            repr: Repr::Panic {
+                payload: SendOnly(payload),
+                message,
+            },
+        }
     }
 
     /// True if the task was aborted or the runtime shut down before it completed.
@@ -125,8 +143,9 @@ impl JoinError {
     /// use [`try_into_panic`](Self::try_into_panic).
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send> {
-        self.try_into_panic()
-            .unwrap_or_else(|err| panic!("JoinError::into_panic called on an error that is not a panic: {err}"))
+        self.try_into_panic().unwrap_or_else(|err| {
+            panic!("JoinError::into_panic called on an error that is not a panic: {err}")
+        })
     }
 
     /// The panic payload, or the error back if the task was cancelled.
@@ -147,7 +166,10 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
-            Repr::Panic { message: Some(message), .. } => {
+            Repr::Panic {
+                message: Some(message),
+                ..
+            } => {
                 write!(f, "task {} panicked with message {message:?}", self.id)
             }
             Repr::Panic { message: None, .. } => write!(f, "task {} panicked", self.id),

@@ -62,11 +62,6 @@ impl Notified {
         std::mem::forget(self);
         raw.shutdown();
     }
-
-    #[cfg(all(test, loom))]
-    pub(crate) fn id(&self) -> Id {
-        self.0.header().id
-    }
 }
 
 impl Drop for Notified {

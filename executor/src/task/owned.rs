@@ -4,7 +4,7 @@
 //! An intrusive doubly linked list (the links live in the task header), split into shards by
 //! task id so that spawning and completing on different workers rarely meet on a lock.
 
-use super::{Header, RawTask, Task, Notified};
+use super::{Header, Notified, RawTask, Task};
 use crate::sync::{Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
@@ -28,7 +28,14 @@ impl OwnedTasks {
     pub(crate) fn new(num_workers: usize) -> Self {
         let num_shards = (num_workers * 4).next_power_of_two();
         let shards = (0..num_shards)
-            .map(|_| CachePadded::new(Mutex::new(Shard { head: None, len: 0, spawned: 0, closed: false })))
+            .map(|_| {
+                CachePadded::new(Mutex::new(Shard {
+                    head: None,
+                    len: 0,
+                    spawned: 0,
+                    closed: false,
+                }))
+            })
             .collect();
         OwnedTasks { shards }
     }
@@ -60,7 +67,9 @@ impl OwnedTasks {
         });
         if let Some(old) = old_head {
             // SAFETY: as above; `old` is linked, hence alive.
-            unsafe { old.as_ref() }.owned.with_mut(|links| unsafe { (*links).prev = Some(ptr) });
+            unsafe { old.as_ref() }
+                .owned
+                .with_mut(|links| unsafe { (*links).prev = Some(ptr) });
         }
         shard.head = Some(ptr);
         shard.len += 1;
@@ -76,19 +85,24 @@ impl OwnedTasks {
         let header = unsafe { ptr.as_ref() };
         let mut shard = self.shard(header);
         // SAFETY: guarded by the shard lock we hold.
-        let (prev, next, linked) =
-            header.owned.with_mut(|links| unsafe { ((*links).prev, (*links).next, std::mem::take(&mut (*links).linked)) });
+        let (prev, next, linked) = header.owned.with_mut(|links| unsafe {
+            ((*links).prev, (*links).next, std::mem::take(&mut (*links).linked))
+        });
         if !linked {
             return false;
         }
         // SAFETY: neighbours are linked in this shard, hence alive; guarded by its lock.
         match prev {
-            Some(prev) => unsafe { prev.as_ref() }.owned.with_mut(|links| unsafe { (*links).next = next }),
+            Some(prev) => unsafe { prev.as_ref() }
+                .owned
+                .with_mut(|links| unsafe { (*links).next = next }),
             None => shard.head = next,
         }
         if let Some(next) = next {
             // SAFETY: as above.
-            unsafe { next.as_ref() }.owned.with_mut(|links| unsafe { (*links).prev = prev });
+            unsafe { next.as_ref() }
+                .owned
+                .with_mut(|links| unsafe { (*links).prev = prev });
         }
         shard.len -= 1;
         true

@@ -209,7 +209,9 @@ impl<F: Future, S: Schedule> Cell<F, S> {
     /// The caller owns the output: it holds the `JoinHandle` and saw `COMPLETE`.
     unsafe fn take_output(&self) -> Result<F::Output, JoinError> {
         // SAFETY: forwarded from the caller.
-        let stage = self.stage.with_mut(|ptr| unsafe { std::mem::replace(&mut *ptr, Stage::Consumed) });
+        let stage = self
+            .stage
+            .with_mut(|ptr| unsafe { std::mem::replace(&mut *ptr, Stage::Consumed) });
         match stage {
             Stage::Finished(output) => output,
             _ => panic!("JoinHandle polled after it returned Ready"),
@@ -281,7 +283,9 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             ToIdle::Idle => {}
             // SAFETY: the worker's reference moves into the new `Notified`.
-            ToIdle::Notified => cell.scheduler.yield_now(unsafe { Notified::from_raw(RawTask { ptr }) }),
+            ToIdle::Notified => cell
+                .scheduler
+                .yield_now(unsafe { Notified::from_raw(RawTask { ptr }) }),
             // SAFETY: that was the last reference.
             ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
             // SAFETY: we still hold RUNNING and the worker's reference.
@@ -302,7 +306,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller took a reference for the new `Notified`.
     let cell = unsafe { cell::<F, S>(ptr) };
-    cell.scheduler.schedule(unsafe { Notified::from_raw(RawTask { ptr }) });
+    cell.scheduler
+        .schedule(unsafe { Notified::from_raw(RawTask { ptr }) });
 }
 
 unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
@@ -333,11 +338,15 @@ fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
     } else {
         // SAFETY: JOIN_WAKER is set and COMPLETE is not: the task side only reads the waker,
         // and only after it sets COMPLETE, so a shared read here is fine.
-        let same = cell.join_waker.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        let same = cell
+            .join_waker
+            .with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
         if same {
             return false;
         }
-        state.unset_join_waker().and_then(|_| set_join_waker(cell, waker.clone()))
+        state
+            .unset_join_waker()
+            .and_then(|_| set_join_waker(cell, waker.clone()))
     };
     match published {
         Ok(_) => false,
@@ -348,7 +357,10 @@ fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
     }
 }
 
-fn set_join_waker<F: Future, S>(cell: &Cell<F, S>, waker: Waker) -> Result<super::state::Snapshot, super::state::Snapshot> {
+fn set_join_waker<F: Future, S>(
+    cell: &Cell<F, S>,
+    waker: Waker,
+) -> Result<super::state::Snapshot, super::state::Snapshot> {
     // SAFETY: JOIN_WAKER is unset, so the JoinHandle owns the slot.
     cell.join_waker.with_mut(|slot| unsafe { *slot = Some(waker) });
     let result = cell.header.state.set_join_waker();
@@ -431,5 +443,8 @@ unsafe fn wake_by_ref(ptr: *const ()) {
 unsafe fn drop_waker(ptr: *const ()) {
     // SAFETY: the waker being dropped holds a reference.
     let header = unsafe { header(ptr) };
-    RawTask { ptr: NonNull::from(header) }.drop_reference();
+    RawTask {
+        ptr: NonNull::from(header),
+    }
+    .drop_reference();
 }

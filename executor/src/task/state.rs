@@ -22,11 +22,11 @@ const CANCELLED: usize = 1 << 5;
 
 const REF_SHIFT: usize = 6;
 const REF_ONE: usize = 1 << REF_SHIFT;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 const FLAGS: usize = REF_ONE - 1;
 
 /// A new task has three references: the owned-tasks list, the `JoinHandle`, the first `Notified`.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 pub(crate) struct State(AtomicUsize);
 
@@ -122,12 +122,10 @@ impl State {
         loop {
             match f(current) {
                 Err(result) => return result,
-                Ok((next, result)) => {
-                    match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
-                        Ok(_) => return result,
-                        Err(actual) => current = actual,
-                    }
-                }
+                Ok((next, result)) => match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
+                    Ok(_) => return result,
+                    Err(actual) => current = actual,
+                },
             }
         }
     }
@@ -140,7 +138,11 @@ impl State {
                 return Err(ToRunning::Failed);
             }
             let next = (s & !NOTIFIED) | RUNNING;
-            let action = if s & CANCELLED != 0 { ToRunning::Cancel } else { ToRunning::Poll };
+            let action = if s & CANCELLED != 0 {
+                ToRunning::Cancel
+            } else {
+                ToRunning::Poll
+            };
             Ok((next, action))
         })
     }
@@ -158,7 +160,11 @@ impl State {
             }
             debug_assert!(s >= REF_ONE);
             let next = (s & !RUNNING) - REF_ONE;
-            let action = if next < REF_ONE { ToIdle::Dealloc } else { ToIdle::Idle };
+            let action = if next < REF_ONE {
+                ToIdle::Dealloc
+            } else {
+                ToIdle::Idle
+            };
             Ok((next, action))
         })
     }
@@ -191,7 +197,14 @@ impl State {
         self.update(|s| {
             let (next, action) = if s & (COMPLETE | NOTIFIED) != 0 {
                 let next = s - REF_ONE;
-                (next, if next < REF_ONE { WakeByVal::Dealloc } else { WakeByVal::Done })
+                (
+                    next,
+                    if next < REF_ONE {
+                        WakeByVal::Dealloc
+                    } else {
+                        WakeByVal::Done
+                    },
+                )
             } else if s & RUNNING != 0 {
                 // The worker's own reference keeps the count above zero.
                 ((s | NOTIFIED) - REF_ONE, WakeByVal::Done)
@@ -282,7 +295,7 @@ impl State {
         prev >> REF_SHIFT == n
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn flags(&self) -> usize {
         self.0.load(Acquire) & FLAGS
     }
@@ -303,7 +316,10 @@ mod tests {
         assert_eq!(state.transition_to_idle(), ToIdle::Idle);
         assert_eq!(state.load().ref_count(), 2);
         assert!(state.transition_to_notified_by_ref());
-        assert!(!state.transition_to_notified_by_ref(), "a second wake must not queue twice");
+        assert!(
+            !state.transition_to_notified_by_ref(),
+            "a second wake must not queue twice"
+        );
         assert_eq!(state.load().ref_count(), 3);
     }
 
@@ -325,6 +341,9 @@ mod tests {
         let prev = state.transition_to_complete();
         assert!(!prev.is_join_interested());
         assert_eq!(state.flags() & (RUNNING | COMPLETE), COMPLETE);
-        assert!(state.ref_dec(1) == false);
+        assert!(
+            !state.ref_dec(1),
+            "the JoinHandle and the list still hold references"
+        );
     }
 }

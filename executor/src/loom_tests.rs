@@ -1,0 +1,310 @@
+//! Loom models of the task state machine and the park protocol.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p heist-executor --release --lib`
+//! (`LOOM_MAX_PREEMPTIONS=2` keeps it to a few minutes). Task models drive the real task code
+//! through a test scheduler whose run queue two threads drain; loom's `Arc` checks that no
+//! task (each holds the scheduler) is leaked. Park models run the real `Runtime`.
+
+use crate::park::Parker;
+use crate::runtime::unparker_waker;
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use crate::sync::{Arc, Mutex, thread};
+use crate::task::{Header, Id, JoinHandle, Notified, OwnedTasks, Schedule, new_task};
+use crate::{Builder, JoinError};
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::ptr::NonNull;
+use std::task::{Poll, Waker};
+
+/// Polls `future` on this (loom) thread, sleeping on a `Parker` between wakes.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let parker = Arc::new(Parker::new());
+    let waker = unparker_waker(parker.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        parker.park();
+    }
+}
+
+struct TestScheduler {
+    queue: Mutex<VecDeque<Notified>>,
+    owned: OwnedTasks,
+}
+
+#[derive(Clone)]
+struct Sched(Arc<TestScheduler>);
+
+impl Schedule for Sched {
+    fn schedule(&self, task: Notified) {
+        self.0.queue.lock().push_back(task);
+    }
+
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.0.owned.remove(task)
+    }
+}
+
+impl Sched {
+    fn new() -> Self {
+        Sched(Arc::new(TestScheduler {
+            queue: Mutex::new(VecDeque::new()),
+            owned: OwnedTasks::new(1),
+        }))
+    }
+
+    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = new_task(future, self.clone(), Id::next());
+        let notified = self.0.owned.bind(task, notified).expect("list is open");
+        self.schedule(notified);
+        join
+    }
+
+    /// A worker: polls queued tasks until the queue is empty.
+    fn run_until_idle(&self) {
+        loop {
+            let next = self.0.queue.lock().pop_front();
+            match next {
+                Some(task) => task.run(),
+                None => return,
+            }
+        }
+    }
+
+    /// The runtime's shutdown: cancel whatever is left and drop queued references.
+    fn shutdown(&self) {
+        for task in self.0.owned.close_and_take_all() {
+            task.shutdown();
+        }
+        let queued: Vec<_> = self.0.queue.lock().drain(..).collect();
+        drop(queued);
+    }
+}
+
+/// Fails the model if two threads poll the same future at once.
+struct PollGuard<'a>(&'a AtomicBool);
+
+impl<'a> PollGuard<'a> {
+    fn enter(flag: &'a AtomicBool) -> Self {
+        assert!(
+            !flag.swap(true, SeqCst),
+            "a task was polled by two threads at once"
+        );
+        PollGuard(flag)
+    }
+}
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, SeqCst);
+    }
+}
+
+/// Counts drops of a value.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Completes once `ready` is set; parks its waker in `slot` otherwise.
+fn wait_for_flag(
+    ready: Arc<AtomicBool>,
+    slot: Arc<Mutex<Option<Waker>>>,
+) -> impl Future<Output = usize> + Send {
+    let in_poll = AtomicBool::new(false);
+    let mut polls = 0;
+    poll_fn(move |cx| {
+        let _guard = PollGuard::enter(&in_poll);
+        polls += 1;
+        *slot.lock() = Some(cx.waker().clone());
+        if ready.load(SeqCst) {
+            Poll::Ready(polls)
+        } else {
+            Poll::Pending
+        }
+    })
+}
+
+#[test]
+fn wake_racing_the_poll_is_never_lost_and_never_doubled() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let ready = Arc::new(AtomicBool::new(false));
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let join = sched.spawn(wait_for_flag(ready.clone(), slot.clone()));
+
+        let waker_thread = thread::spawn(move || {
+            ready.store(true, SeqCst);
+            let waker = slot.lock().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        });
+        let second_worker = {
+            let sched = sched.clone();
+            thread::spawn(move || sched.run_until_idle())
+        };
+        sched.run_until_idle();
+        waker_thread.join().unwrap();
+        second_worker.join().unwrap();
+        sched.run_until_idle();
+
+        assert!(join.is_finished(), "the wake was lost");
+        let polls = block_on(join).unwrap();
+        assert!((1..=2).contains(&polls), "{polls} polls");
+        sched.shutdown();
+    });
+}
+
+#[test]
+fn wake_after_completion_does_nothing() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let ready = Arc::new(AtomicBool::new(true));
+        let join = sched.spawn(wait_for_flag(ready, slot.clone()));
+
+        let waker_thread = thread::spawn(move || {
+            let waker = slot.lock().take();
+            if let Some(waker) = waker {
+                waker.wake_by_ref();
+                waker.wake();
+            }
+        });
+        sched.run_until_idle();
+        waker_thread.join().unwrap();
+        sched.run_until_idle();
+        assert_eq!(block_on(join).unwrap(), 1);
+        sched.shutdown();
+    });
+}
+
+#[test]
+fn join_handle_drop_racing_completion_drops_the_output_once() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let output = DropCounter(drops.clone());
+        let join = sched.spawn(async move { output });
+
+        let dropper = thread::spawn(move || drop(join));
+        sched.run_until_idle();
+        dropper.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+        sched.shutdown();
+    });
+}
+
+#[test]
+fn join_handle_awaited_across_threads_sees_the_output() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let join = sched.spawn(async { 7 });
+        let joiner = thread::spawn(move || block_on(join).unwrap());
+        sched.run_until_idle();
+        assert_eq!(joiner.join().unwrap(), 7);
+        sched.shutdown();
+    });
+}
+
+#[test]
+fn abort_racing_a_poll_cancels_exactly_once() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = DropCounter(drops.clone());
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let never = Arc::new(AtomicBool::new(false));
+        let future = wait_for_flag(never, slot.clone());
+        let join = sched.spawn(async move {
+            let _guard = guard;
+            future.await
+        });
+        let join = Arc::new(join);
+
+        let aborter = {
+            let join = join.clone();
+            thread::spawn(move || join.abort())
+        };
+        let waker_thread = thread::spawn(move || {
+            let waker = slot.lock().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        });
+        sched.run_until_idle();
+        aborter.join().unwrap();
+        waker_thread.join().unwrap();
+        sched.run_until_idle();
+
+        assert_eq!(drops.load(SeqCst), 1, "the future must be dropped exactly once");
+        let join = Arc::try_unwrap(join).expect("threads joined");
+        let error: JoinError = block_on(join).unwrap_err();
+        assert!(error.is_cancelled());
+        sched.shutdown();
+    });
+}
+
+#[test]
+fn shutdown_racing_a_wake_drops_the_future_once() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = DropCounter(drops.clone());
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let future = wait_for_flag(Arc::new(AtomicBool::new(false)), slot.clone());
+        let join = sched.spawn(async move {
+            let _guard = guard;
+            future.await
+        });
+        sched.run_until_idle();
+
+        let waker_thread = thread::spawn(move || {
+            let waker = slot.lock().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        });
+        sched.shutdown();
+        waker_thread.join().unwrap();
+        sched.shutdown();
+        assert_eq!(drops.load(SeqCst), 1);
+        assert!(block_on(join).unwrap_err().is_cancelled());
+    });
+}
+
+/// The park protocol end to end: a task spawned from outside while the only worker goes to
+/// sleep must still run (a lost wake-up deadlocks the model, which loom reports).
+#[test]
+fn remote_spawn_while_the_worker_parks_is_run() {
+    loom::model(|| {
+        let runtime = Builder::new().worker_threads(1).build().unwrap();
+        let join = runtime.spawn(async { 5 });
+        assert_eq!(runtime.block_on(join).unwrap(), 5);
+    });
+}
+
+/// Two workers: a task spawned from inside a task lands in the spawner's LIFO slot or queue,
+/// and the other worker may be searching, parking or asleep. Both must finish.
+#[test]
+fn spawns_reach_a_worker_with_two_workers_parking() {
+    loom::model(|| {
+        let runtime = Builder::new().worker_threads(2).build().unwrap();
+        let join = runtime.spawn(async {
+            let inner = crate::spawn(async { 2 });
+            inner.await.unwrap() + 1
+        });
+        assert_eq!(runtime.block_on(join).unwrap(), 3);
+    });
+}
