@@ -90,12 +90,15 @@ pub struct JoinError {
     repr: Repr,
 }
 
+/// Boxed panic details keep `JoinError`, and so every task's output slot, two words wide.
 enum Repr {
     Cancelled,
-    Panic {
-        payload: SendOnly<Box<dyn Any + Send>>,
-        message: Option<String>,
-    },
+    Panic(Box<Panicked>),
+}
+
+struct Panicked {
+    payload: SendOnly<Box<dyn Any + Send>>,
+    message: Option<String>,
 }
 
 /// Makes a `Send` value `Sync` by never handing out a shared reference to it.
@@ -119,10 +122,10 @@ impl JoinError {
             .or_else(|| payload.downcast_ref::<String>().cloned());
         JoinError {
             id,
-            repr: Repr::Panic {
+            repr: Repr::Panic(Box::new(Panicked {
                 payload: SendOnly(payload),
                 message,
-            },
+            })),
         }
     }
 
@@ -133,7 +136,7 @@ impl JoinError {
 
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic { .. })
+        matches!(self.repr, Repr::Panic(_))
     }
 
     /// The panic payload, to resume the panic with `std::panic::resume_unwind`.
@@ -151,7 +154,7 @@ impl JoinError {
     /// The panic payload, or the error back if the task was cancelled.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.repr {
-            Repr::Panic { payload, .. } => Ok(payload.0),
+            Repr::Panic(panicked) => Ok(panicked.payload.0),
             Repr::Cancelled => Err(self),
         }
     }
@@ -166,13 +169,10 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
-            Repr::Panic {
-                message: Some(message),
-                ..
-            } => {
-                write!(f, "task {} panicked with message {message:?}", self.id)
-            }
-            Repr::Panic { message: None, .. } => write!(f, "task {} panicked", self.id),
+            Repr::Panic(panicked) => match &panicked.message {
+                Some(message) => write!(f, "task {} panicked with message {message:?}", self.id),
+                None => write!(f, "task {} panicked", self.id),
+            },
         }
     }
 }
@@ -181,12 +181,16 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
-            Repr::Panic { message, .. } => write!(f, "JoinError::Panic({:?}, {message:?}, ...)", self.id),
+            Repr::Panic(panicked) => {
+                write!(f, "JoinError::Panic({:?}, {:?}, ...)", self.id, panicked.message)
+            }
         }
     }
 }
 
 impl std::error::Error for JoinError {}
+
+const _: () = assert!(std::mem::size_of::<JoinError>() == 16);
 
 impl From<JoinError> for std::io::Error {
     fn from(err: JoinError) -> Self {
