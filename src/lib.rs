@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The pieces live in their own crates: `heist-executor` (the scheduler), `heist-reactor`
-//! (I/O) and `heist-timer` (the timer wheel). This crate re-exports them under tokio's names.
+//! (I/O) and `heist-timer` (the timer wheel, `sleep`, `timeout`, `interval`). This crate
+//! re-exports them under tokio's names.
 
 pub use heist_executor::{Runtime, spawn, spawn_blocking};
 
@@ -19,6 +20,38 @@ pub mod runtime {
     pub use heist_executor::{
         Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError, WORKER_THREADS_ENV,
     };
+}
+
+/// Time: `sleep`, `timeout`, `interval`, on the runtime's timer wheels.
+///
+/// Timers have millisecond resolution and never fire early. A `Sleep` touches no timer until
+/// it is first polled, and it is `Unpin`.
+///
+/// ```
+/// use heist::time::{Duration, Instant, interval, sleep, timeout};
+///
+/// let runtime = heist::Runtime::new().unwrap();
+/// runtime.block_on(async {
+///     let start = Instant::now();
+///     sleep(Duration::from_millis(5)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(5));
+///
+///     let slow = sleep(Duration::from_secs(60));
+///     assert!(timeout(Duration::from_millis(1), slow).await.is_err());
+///     assert_eq!(timeout(Duration::from_secs(60), async { 7 }).await, Ok(7));
+///
+///     let mut ticks = interval(Duration::from_millis(2));
+///     let first = ticks.tick().await;
+///     let second = ticks.tick().await;
+///     assert_eq!(second - first, Duration::from_millis(2));
+/// });
+/// ```
+pub mod time {
+    pub use heist_timer::{
+        Instant, Interval, MissedTickBehavior, Sleep, Timeout, error, interval, interval_at, sleep,
+        sleep_until, timeout, timeout_at,
+    };
+    pub use std::time::Duration;
 }
 
 /// Tasks: spawning, joining, yielding.

@@ -72,14 +72,48 @@ pub(crate) struct ContextGuard {
     handle: Option<Handle>,
     kind: Kind,
     worker: *const Worker,
+    _timers: Option<heist_timer::EnterGuard>,
 }
 
 fn enter_with(handle: Handle, kind: Kind, worker: *const Worker) -> ContextGuard {
+    let timers = enter_timers(&handle, kind);
     CONTEXT.with(|cx| ContextGuard {
         handle: cx.handle.replace(Some(handle)),
         kind: cx.kind.replace(kind),
         worker: cx.worker.replace(worker),
+        _timers: timers,
     })
+}
+
+/// Workers register timers in their own shard, every other thread in the last one.
+#[cfg(not(loom))]
+fn enter_timers(handle: &Handle, kind: Kind) -> Option<heist_timer::EnterGuard> {
+    let timers = &handle.shared().timers;
+    let shard = match kind {
+        Kind::Worker(index) => index,
+        _ => timers.num_shards() - 1,
+    };
+    Some(heist_timer::enter(timers.clone(), shard))
+}
+
+/// Loom threads share one OS thread, and so the timers' thread-local: models use no timers.
+#[cfg(loom)]
+fn enter_timers(_: &Handle, _: Kind) -> Option<heist_timer::EnterGuard> {
+    None
+}
+
+/// While the guard lives, wakes on this thread go to the injector rather than this worker's
+/// LIFO slot: the worker is asleep.
+pub(crate) struct HiddenWorker(*const Worker);
+
+pub(crate) fn hide_worker() -> HiddenWorker {
+    HiddenWorker(CONTEXT.with(|cx| cx.worker.replace(std::ptr::null())))
+}
+
+impl Drop for HiddenWorker {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| cx.worker.set(self.0));
+    }
 }
 
 impl Drop for ContextGuard {

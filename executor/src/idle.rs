@@ -53,8 +53,8 @@ impl Idle {
     }
 
     /// Called after work was published: picks a sleeper to wake (counted as searching), if one
-    /// is needed.
-    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+    /// is needed; `last_choice` (the worker sleeping on the timers) only if it is the only one.
+    pub(crate) fn worker_to_notify(&self, last_choice: usize) -> Option<usize> {
         // Orders the caller's queue push before the read of the counts.
         fence(SeqCst);
         if !self.should_wake_someone() {
@@ -64,7 +64,11 @@ impl Idle {
         if !self.should_wake_someone() {
             return None;
         }
-        let worker = sleepers.pop()?;
+        let position = match sleepers.iter().rposition(|&worker| worker != last_choice) {
+            Some(position) => position,
+            None => sleepers.len().checked_sub(1)?,
+        };
+        let worker = sleepers.swap_remove(position);
         self.state.fetch_add(SEARCHING_ONE + UNPARKED_ONE, SeqCst);
         Some(worker)
     }
@@ -91,6 +95,11 @@ impl Idle {
         let prev = self.state.fetch_sub(delta, SeqCst);
         sleepers.push(worker);
         was_searching && searching(prev) == 1
+    }
+
+    /// Some sleeping worker, left asleep in the books (to hand it a job such as the timers).
+    pub(crate) fn any_sleeper(&self) -> Option<usize> {
+        self.sleepers.lock().last().copied()
     }
 
     /// True while `worker` is listed as a sleeper (nobody has chosen it to wake up).

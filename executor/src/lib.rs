@@ -47,9 +47,18 @@
 //! one is searching; the last searcher re-checks every queue before sleeping. `idle.rs` has
 //! the argument; the loom models in `loom_tests.rs` check it.
 //!
+//! # Timers
+//! Timers (`heist-timer`) meet the scheduler in the park. Each worker registers timers in its
+//! own wheel; at most one parked worker at a time sleeps *on the timers*: until the next
+//! deadline, then it fires what is due (the woken tasks go through the injector, since the
+//! worker is asleep). The others sleep until unparked. Work wakes the timer sleeper last, and
+//! a timer sleeper that leaves to work while timers are pending wakes a parked peer to take
+//! over. Busy workers fire due timers every 61 polls, so timers also fire when no worker is
+//! idle, and a worker stuck in a long poll does not hold its timers hostage.
+//!
 //! # Leaves
-//! This crate knows nothing of I/O or timers: the reactor and the timer wheel plug into the
-//! park (one parked worker will wait in the poller until the next deadline).
+//! This crate knows nothing of I/O: the reactor will plug into the same park (the timer
+//! sleeper will wait in the poller until the next deadline).
 
 mod blocking;
 mod context;

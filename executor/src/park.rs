@@ -6,6 +6,7 @@
 //! the two to poke.
 
 use crate::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub(crate) struct Parker {
@@ -26,6 +27,25 @@ impl Parker {
         let mut notified = self.notified.lock();
         while !*notified {
             notified = self.condvar.wait(notified);
+        }
+        *notified = false;
+    }
+
+    /// Like `park`, but returns after `timeout` at the latest (`None`: no limit).
+    pub(crate) fn park_timeout(&self, timeout: Option<Duration>) {
+        let Some(deadline) = timeout.and_then(|timeout| Instant::now().checked_add(timeout)) else {
+            return self.park();
+        };
+        let mut notified = self.notified.lock();
+        while !*notified {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            let (guard, timed_out) = self.condvar.wait_timeout(notified, left);
+            notified = guard;
+            if timed_out {
+                break;
+            }
         }
         *notified = false;
     }

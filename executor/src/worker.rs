@@ -12,12 +12,14 @@ use crate::idle::Idle;
 use crate::park::Parker;
 use crate::queue::{self, Injector, Steal, Stealer};
 use crate::runtime::{Config, Handle};
-use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, fence};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::sync::thread;
+use crate::sync::{Arc, Mutex};
 use crate::task::{Notified, OwnedTasks};
 use crossbeam_utils::CachePadded;
+use heist_timer::Driver;
 use std::cell::Cell;
+use std::task::Waker;
 use std::time::Duration;
 
 /// How often (in polls) a worker looks at the injector before its own queue, so that tasks
@@ -29,6 +31,8 @@ const INJECTOR_INTERVAL: u32 = 61;
 /// otherwise hold the worker forever.
 const MAX_LIFO_POLLS: u32 = 3;
 
+const NO_TIMER_SLEEPER: usize = usize::MAX;
+
 /// What the runtime's threads share.
 pub(crate) struct Shared {
     injector: Injector<Notified>,
@@ -36,6 +40,11 @@ pub(crate) struct Shared {
     idle: Idle,
     pub(crate) owned: OwnedTasks,
     pub(crate) blocking: BlockingPool,
+    /// One timer shard per worker, plus one (the last) for every other thread.
+    pub(crate) timers: std::sync::Arc<Driver>,
+    /// The worker sleeping on the timers (`NO_TIMER_SLEEPER` if none): woken for work last,
+    /// since waking it hands the timers to another sleeper.
+    timer_sleeper: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) config: Config,
     threads: Mutex<Vec<Option<thread::JoinHandle<()>>>>,
@@ -44,7 +53,7 @@ pub(crate) struct Shared {
 /// What other threads may touch of a worker.
 struct Remote {
     stealer: Stealer<Notified>,
-    parker: Parker,
+    parker: Arc<Parker>,
     metrics: CachePadded<WorkerMetrics>,
 }
 
@@ -66,6 +75,8 @@ pub(crate) struct Worker {
     lifo_polls: Cell<u32>,
     tick: Cell<u32>,
     searching: Cell<bool>,
+    /// Unparks this worker; handed to the timers while it sleeps on them.
+    unpark: Waker,
     rng: Cell<u32>,
     polls: Cell<u64>,
     steals: Cell<u64>,
@@ -80,7 +91,7 @@ impl Shared {
             .iter()
             .map(|local| Remote {
                 stealer: local.stealer(),
-                parker: Parker::new(),
+                parker: Arc::new(Parker::new()),
                 metrics: CachePadded::new(WorkerMetrics::default()),
             })
             .collect();
@@ -90,6 +101,8 @@ impl Shared {
             idle: Idle::new(num_workers),
             owned: OwnedTasks::new(num_workers),
             blocking: BlockingPool::new(&config),
+            timers: std::sync::Arc::new(Driver::new(num_workers + 1)),
+            timer_sleeper: AtomicUsize::new(NO_TIMER_SLEEPER),
             shutdown: AtomicBool::new(false),
             config,
             threads: Mutex::new(Vec::new()),
@@ -99,6 +112,7 @@ impl Shared {
             .into_iter()
             .enumerate()
             .map(|(index, local)| Worker {
+                unpark: crate::runtime::unparker_waker(handle.shared().remotes[index].parker.clone()),
                 handle: handle.clone(),
                 index,
                 local,
@@ -147,7 +161,7 @@ impl Shared {
 
     /// Wakes a sleeping worker if the work just published needs one.
     pub(crate) fn notify_parked(&self) {
-        if let Some(index) = self.idle.worker_to_notify() {
+        if let Some(index) = self.idle.worker_to_notify(self.timer_sleeper.load(Relaxed)) {
             self.remotes[index].parker.unpark();
         }
     }
@@ -260,6 +274,10 @@ impl Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
+            // Busy workers fire due timers too: they may all be busy for a long time.
+            if self.shared().timers.is_due() {
+                self.shared().timers.fire_due();
+            }
             if let Some(task) = self.pop_injector() {
                 return Some(task);
             }
@@ -359,17 +377,43 @@ impl Worker {
         }
         self.parks.set(self.parks.get() + 1);
         self.publish_metrics();
-        loop {
-            shared.remotes[self.index].parker.park();
+        let remote = &shared.remotes[self.index];
+        // Tasks woken while we sleep (by the timers we fire) must not land in our LIFO slot,
+        // where nobody would see them: they go through the injector and wake a worker.
+        let _asleep = context::hide_worker();
+        let held_timers = loop {
+            let held_timers = self.sleep_once(remote);
             if shared.is_shutdown() {
                 return;
             }
             if !shared.idle.is_parked(self.index) {
-                break;
+                break held_timers;
+            }
+        };
+        if held_timers && shared.timers.has_timers() {
+            // We were sleeping on the timers and now leave to work: a parked peer takes over.
+            if let Some(peer) = shared.idle.any_sleeper() {
+                shared.remotes[peer].parker.unpark();
             }
         }
         // Whoever woke us counted us as searching.
         self.searching.set(true);
+    }
+
+    /// One sleep: on the timers (until the next deadline, then firing what is due) if no other
+    /// worker sleeps on them, else until unparked. Returns whether it slept on the timers.
+    fn sleep_once(&self, remote: &Remote) -> bool {
+        let shared = self.shared();
+        let Some(timer_sleep) = shared.timers.try_sleep(&self.unpark) else {
+            remote.parker.park();
+            return false;
+        };
+        shared.timer_sleeper.store(self.index, Relaxed);
+        remote.parker.park_timeout(timer_sleep.timeout());
+        shared.timer_sleeper.store(NO_TIMER_SLEEPER, Relaxed);
+        drop(timer_sleep);
+        shared.timers.fire_due();
+        true
     }
 
     fn next_random(&self) -> u32 {

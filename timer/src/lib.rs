@@ -1,4 +1,13 @@
-//! A hierarchical timer wheel for the `heist` runtime.
+//! heist's timers: a hierarchical timer wheel, and `sleep`, `timeout` and `interval` on top.
+//!
+//! This crate knows nothing of the executor. A runtime creates a [`Driver`] (one wheel per
+//! worker, each behind its own lock, plus one for other threads), makes it current on each of
+//! its threads with [`enter`], fires due timers with [`Driver::fire_due`], and lets one parked
+//! thread at a time sleep until the next deadline with [`Driver::try_sleep`]. The futures
+//! register lazily, on their first poll, in the current thread's wheel; a timer fires as a
+//! plain `Waker::wake`, and a sleep completes by reading the clock, so it is never early.
+//!
+//! # The wheel
 //!
 //! Its deadlines are counted in ticks (the driver uses 1 tick = 1 ms, rounding deadlines up).
 //!
@@ -81,9 +90,24 @@
 //! [`Wheel::next_deadline`] is exact unless a cancellation removed the earliest entry of a
 //! slot that is still occupied; then it is an earlier tick, never a later one (see its docs).
 
+mod context;
+mod driver;
+mod interval;
 mod level;
 mod slab;
+mod sleep;
+mod sync;
+mod timeout;
 mod wheel;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+pub use context::{EnterGuard, enter};
+pub use driver::{Driver, TimerSleep};
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use slab::Key;
+pub use sleep::{Sleep, sleep, sleep_until};
+pub use std::time::Instant;
+pub use timeout::{Timeout, error, timeout, timeout_at};
 pub use wheel::Wheel;

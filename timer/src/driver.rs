@@ -1,0 +1,302 @@
+//! A runtime's timers: one wheel per shard, the clock, and the hand-shake with the one
+//! parked thread that sleeps until the next deadline.
+//!
+//! Each worker registers into its own shard, so registering and cancelling take a lock that
+//! only that worker normally touches: no runtime-wide lock. Any thread may fire any shard, so
+//! a worker stuck in a long poll does not hold its timers hostage.
+//!
+//! The sleeper hand-shake: at most one parked thread at a time *holds* the timers
+//! ([`Driver::try_sleep`]). It publishes the tick it will wake at in `sleeping_until` and then
+//! reads the shards' earliest deadlines; a registration publishes its deadline in its shard and
+//! then reads `sleeping_until`, waking the sleeper when the new deadline is earlier. Both sides
+//! write, issue a `SeqCst` fence, then read, so at least one of them sees the other: a new
+//! earliest timer is never slept through. (Fences rather than `SeqCst` accesses alone: the
+//! C11 model needs them for this pattern, and loom checks fences, not `SeqCst` accesses.)
+
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst, fence};
+use crate::{Key, Wheel};
+use crossbeam_utils::CachePadded;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Duration of one tick: timers have millisecond resolution.
+const TICK: Duration = Duration::from_millis(1);
+
+/// `sleeping_until` when no thread sleeps on the timers: registrations need not wake anyone.
+const NO_SLEEPER: u64 = 0;
+/// A shard's `next` when it is empty; also `sleeping_until` for a sleeper with no deadline.
+const NEVER: u64 = u64::MAX;
+
+/// The timers of one runtime.
+pub struct Driver {
+    origin: Instant,
+    shards: Box<[CachePadded<Shard>]>,
+    /// The tick the sleeping thread will wake at by itself; see the module docs.
+    sleeping_until: AtomicU64,
+    sleeper_present: AtomicBool,
+    /// Wakes the thread that holds the timers; set while one does.
+    sleeper: Mutex<Option<Waker>>,
+}
+
+impl Shard {
+    /// The tick an entry due at `tick` goes to: after the last tick advanced to, so that its
+    /// presence can be told from its tick alone (see `cancel`). Call under the wheel's lock.
+    fn placeable(&self, tick: u64) -> u64 {
+        tick.max(self.advanced_to.load(SeqCst).saturating_add(1))
+    }
+}
+
+struct Shard {
+    wheel: Mutex<Wheel<Waker>>,
+    /// No later than the earliest deadline in `wheel` (`NEVER` when it is empty), so a reader
+    /// that finds nothing due here may skip the lock.
+    next: AtomicU64,
+    /// The tick `wheel` has been advanced to: every entry due by then has been removed.
+    advanced_to: AtomicU64,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The right to sleep until the next deadline, held by one parked thread at a time.
+#[must_use = "dropping it gives up the timers at once"]
+pub struct TimerSleep<'a> {
+    driver: &'a Driver,
+    timeout: Option<Duration>,
+    /// The tick the sleeper wakes at by itself (`NEVER`: only when woken); read by the models.
+    #[cfg_attr(not(all(test, loom)), allow(dead_code))]
+    until: u64,
+}
+
+impl TimerSleep<'_> {
+    /// How long to sleep: until the earliest deadline, or `None` (until woken) when there is
+    /// no timer. A registration with an earlier deadline wakes the sleeper's waker.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    #[cfg(all(test, loom))]
+    pub(crate) fn until_tick(&self) -> u64 {
+        self.until
+    }
+}
+
+impl Drop for TimerSleep<'_> {
+    fn drop(&mut self) {
+        self.driver.sleeping_until.store(NO_SLEEPER, SeqCst);
+        *self.driver.sleeper.lock() = None;
+        self.driver.sleeper_present.store(false, SeqCst);
+    }
+}
+
+impl Driver {
+    /// A driver with `shards` wheels: one per worker, plus one for every other thread.
+    pub fn new(shards: usize) -> Self {
+        let shards = (0..shards.max(1))
+            .map(|_| {
+                CachePadded::new(Shard {
+                    wheel: Mutex::new(Wheel::new()),
+                    next: AtomicU64::new(NEVER),
+                    advanced_to: AtomicU64::new(0),
+                })
+            })
+            .collect();
+        Driver {
+            origin: Instant::now(),
+            shards,
+            sleeping_until: AtomicU64::new(NO_SLEEPER),
+            sleeper_present: AtomicBool::new(false),
+            sleeper: Mutex::new(None),
+        }
+    }
+
+    pub fn num_shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The last tick that has fully passed at `now`.
+    fn tick_at(&self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.origin);
+        u64::try_from(elapsed.as_millis()).unwrap_or(NEVER - 1)
+    }
+
+    /// The first tick at or after `deadline`: firing at that tick is never early.
+    pub(crate) fn tick_for(&self, deadline: Instant) -> u64 {
+        let Some(after) = deadline.checked_duration_since(self.origin) else {
+            return 0;
+        };
+        let ticks = after.as_nanos().div_ceil(TICK.as_nanos());
+        u64::try_from(ticks).unwrap_or(NEVER - 1).min(NEVER - 1)
+    }
+
+    fn instant_of(&self, tick: u64) -> Instant {
+        let far = self.origin + Duration::from_secs(86_400 * 365 * 30);
+        self.origin
+            .checked_add(Duration::from_millis(tick))
+            .map_or(far, |at| at.min(far))
+    }
+
+    /// Registers `waker` to be woken at `tick` in `shard`; returns the key and the tick the
+    /// entry was placed at.
+    pub(crate) fn register(&self, shard: usize, tick: u64, waker: &Waker) -> (Key, u64) {
+        let shard = &self.shards[shard];
+        let (key, tick) = {
+            let mut wheel = shard.wheel.lock();
+            let tick = shard.placeable(tick);
+            let key = wheel.insert(tick, waker.clone());
+            shard.next.fetch_min(tick, SeqCst);
+            (key, tick)
+        };
+        self.wake_sleeper_if_later_than(tick);
+        (key, tick)
+    }
+
+    /// Moves a registered timer to `tick`; returns the tick it was placed at, or `None` if it
+    /// already fired or was removed.
+    pub(crate) fn reset(&self, shard: usize, key: Key, tick: u64) -> Option<u64> {
+        let shard = &self.shards[shard];
+        let placed = {
+            let mut wheel = shard.wheel.lock();
+            let tick = shard.placeable(tick);
+            let moved = wheel.reset(key, tick);
+            if moved {
+                shard.next.fetch_min(tick, SeqCst);
+            }
+            moved.then_some(tick)
+        };
+        if let Some(tick) = placed {
+            self.wake_sleeper_if_later_than(tick);
+        }
+        placed
+    }
+
+    /// Replaces the waker of a registered timer; false if it already fired or was removed.
+    pub(crate) fn update_waker(&self, shard: usize, key: Key, waker: &Waker) -> bool {
+        let mut wheel = self.shards[shard].wheel.lock();
+        match wheel.get_mut(key) {
+            Some(registered) => {
+                if !registered.will_wake(waker) {
+                    registered.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels a timer placed at `tick`, unless it is already gone. Returns whether this call
+    /// removed it (if not, it fired or was cancelled before).
+    pub(crate) fn cancel(&self, shard: usize, key: Key, tick: u64) -> bool {
+        let shard = &self.shards[shard];
+        // Entries are placed after the tick their shard has advanced to, so once it has
+        // advanced to `tick` the entry has fired: no need for the lock.
+        if shard.advanced_to.load(SeqCst) >= tick {
+            return false;
+        }
+        let removed = shard.wheel.lock().remove(key);
+        removed.is_some()
+    }
+
+    fn wake_sleeper_if_later_than(&self, tick: u64) {
+        // Orders our shard's `next` before the read of `sleeping_until`; the sleeper fences
+        // between the mirror-image pair (see the module docs).
+        fence(SeqCst);
+        if tick < self.sleeping_until.load(SeqCst) {
+            // Woken outside the lock: waking runs the sleeper's code.
+            let sleeper = self.sleeper.lock().clone();
+            if let Some(waker) = sleeper {
+                waker.wake();
+            }
+        }
+    }
+
+    /// The earliest tick any timer may be due at (`NEVER` if none).
+    fn next_tick(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.next.load(SeqCst))
+            .min()
+            .unwrap_or(NEVER)
+    }
+
+    /// When the earliest timer is due, as far as the driver knows (never later than that).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let tick = self.next_tick();
+        (tick != NEVER).then(|| self.instant_of(tick))
+    }
+
+    /// True when some timer may be due now: cheap enough for a busy worker to ask often.
+    pub fn is_due(&self) -> bool {
+        let next = self.next_tick();
+        next != NEVER && next <= self.tick_at(Instant::now())
+    }
+
+    /// True when timers are registered.
+    pub fn has_timers(&self) -> bool {
+        self.next_tick() != NEVER
+    }
+
+    /// Wakes every timer whose deadline has passed, on every shard. Wakers run after the
+    /// shard's lock is released. Returns how many were woken.
+    pub fn fire_due(&self) -> usize {
+        self.fire_due_at(self.tick_at(Instant::now()))
+    }
+
+    pub(crate) fn fire_due_at(&self, now: u64) -> usize {
+        let mut due = Vec::new();
+        for shard in self.shards.iter() {
+            if shard.next.load(SeqCst) > now {
+                continue;
+            }
+            let mut wheel = shard.wheel.lock();
+            wheel.advance(now, |_, waker| due.push(waker));
+            shard.advanced_to.store(now, SeqCst);
+            shard.next.store(wheel.next_deadline().unwrap_or(NEVER), SeqCst);
+        }
+        let fired = due.len();
+        for waker in due {
+            waker.wake();
+        }
+        fired
+    }
+
+    /// Makes the caller the thread that sleeps on the timers, unless another one already is.
+    /// `waker` must wake the caller from its sleep; it is woken when a timer earlier than the
+    /// returned timeout is registered.
+    pub fn try_sleep(&self, waker: &Waker) -> Option<TimerSleep<'_>> {
+        if self
+            .sleeper_present
+            .compare_exchange(false, true, SeqCst, SeqCst)
+            .is_err()
+        {
+            return None;
+        }
+        *self.sleeper.lock() = Some(waker.clone());
+        // Publish "a sleeper with no deadline" before reading the shards: a registration that
+        // our read misses will see this and wake us.
+        self.sleeping_until.store(NEVER, SeqCst);
+        fence(SeqCst);
+        let next = self.next_tick();
+        if next == NEVER {
+            return Some(TimerSleep {
+                driver: self,
+                timeout: None,
+                until: NEVER,
+            });
+        }
+        self.sleeping_until.store(next, SeqCst);
+        // Zero when a timer is already due: the caller fires it right after its (empty) sleep.
+        let timeout = self.instant_of(next).saturating_duration_since(Instant::now());
+        Some(TimerSleep {
+            driver: self,
+            timeout: Some(timeout),
+            until: next,
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! Loom models of the driver's hand-shakes. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p heist-timer --release --lib`.
+
+use crate::driver::Driver;
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use loom::thread;
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+
+/// A waker that counts its wakes.
+struct CountWakes(AtomicUsize);
+
+impl Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<CountWakes>, Waker) {
+    let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+    (count.clone(), Waker::from(count))
+}
+
+/// A timer registered while a thread settles down to sleep on the timers is either seen by
+/// that sleeper (it will wake in time by itself) or wakes it.
+#[test]
+fn registration_racing_the_sleeper_is_never_slept_through() {
+    loom::model(|| {
+        let driver = Arc::new(Driver::new(2));
+        let (sleeper_wakes, sleeper) = counting_waker();
+        let registrar = {
+            let driver = driver.clone();
+            thread::spawn(move || {
+                let (_, task) = counting_waker();
+                driver.register(1, 5, &task).1
+            })
+        };
+        let sleep = driver
+            .try_sleep(&sleeper)
+            .expect("nobody else sleeps on the timers");
+        let wakes_at = sleep.until_tick();
+        let tick = registrar.join().unwrap();
+        assert!(
+            wakes_at <= tick || sleeper_wakes.0.load(SeqCst) > 0,
+            "the sleeper would sleep until {wakes_at} past a timer at {tick}"
+        );
+        drop(sleep);
+    });
+}
+
+/// Only one thread at a time sleeps on the timers, and the role is free again once dropped.
+#[test]
+fn one_sleeper_at_a_time() {
+    loom::model(|| {
+        let driver = Arc::new(Driver::new(1));
+        let other_holds = Arc::new(AtomicBool::new(false));
+        let other = {
+            let (driver, other_holds) = (driver.clone(), other_holds.clone());
+            thread::spawn(move || {
+                let (_, waker) = counting_waker();
+                if let Some(sleep) = driver.try_sleep(&waker) {
+                    other_holds.store(true, SeqCst);
+                    other_holds.store(false, SeqCst);
+                    drop(sleep);
+                    return true;
+                }
+                false
+            })
+        };
+        let (_, waker) = counting_waker();
+        let mine = driver.try_sleep(&waker).map(|_held_until_this_closure_returns| {
+            assert!(
+                !other_holds.load(SeqCst),
+                "two threads sleep on the timers at once"
+            );
+        });
+        let theirs = other.join().unwrap();
+        let again = driver.try_sleep(&waker);
+        assert!(
+            again.is_some(),
+            "the role was not given back: mine {mine:?}, theirs {theirs}"
+        );
+    });
+}
+
+/// A timer cancelled while a thread fires its shard is removed or fired, exactly one.
+#[test]
+fn cancel_racing_the_firing_removes_or_fires_exactly_once() {
+    loom::model(|| {
+        let driver = Arc::new(Driver::new(1));
+        let (wakes, waker) = counting_waker();
+        let (key, tick) = driver.register(0, 1, &waker);
+        drop(waker);
+        let firer = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.fire_due_at(1))
+        };
+        let removed = driver.cancel(0, key, tick);
+        let fired = firer.join().unwrap();
+        assert_eq!(usize::from(removed) + fired, 1);
+        assert_eq!(wakes.0.load(SeqCst), fired);
+        // Nothing holds the waker any more: not fired and kept, not removed and kept.
+        assert_eq!(Arc::strong_count(&wakes), 1);
+    });
+}
