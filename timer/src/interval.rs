@@ -68,10 +68,10 @@ impl Interval {
         std::task::ready!(Pin::new(&mut self.delay).poll(cx));
         let scheduled = self.delay.deadline();
         let now = Instant::now();
-        let next = if now > scheduled + LATE {
+        let next = if now > deadline_after(scheduled, LATE) {
             self.after_missed(scheduled, now)
         } else {
-            scheduled + self.period
+            deadline_after(scheduled, self.period)
         };
         Pin::new(&mut self.delay).reset(next);
         Poll::Ready(scheduled)
@@ -79,7 +79,7 @@ impl Interval {
 
     fn after_missed(&self, scheduled: Instant, now: Instant) -> Instant {
         match self.missed_tick_behavior {
-            MissedTickBehavior::Burst => scheduled + self.period,
+            MissedTickBehavior::Burst => deadline_after(scheduled, self.period),
             MissedTickBehavior::Delay => deadline_after(now, self.period),
             MissedTickBehavior::Skip => {
                 let behind = (now - scheduled).as_nanos() % self.period.as_nanos();
