@@ -24,7 +24,7 @@ pub mod runtime {
 
 /// Time: `sleep`, `timeout`, `interval`, on the runtime's timer wheels.
 ///
-/// Timers have millisecond resolution and never fire early. A `Sleep` touches no timer until
+/// Timers have microsecond resolution and never fire early. A `Sleep` touches no timer until
 /// it is first polled, and it is `Unpin`.
 ///
 /// ```

@@ -20,8 +20,11 @@ use crossbeam_utils::CachePadded;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// Duration of one tick: timers have millisecond resolution.
-const TICK: Duration = Duration::from_millis(1);
+/// Duration of one tick. Microseconds, not milliseconds: a sleep that starts just after a
+/// millisecond boundary would otherwise be rounded up by almost a whole millisecond (chained
+/// 1 ms sleeps took 2 ms; `benches/timer_lateness.rs` measured it). Deadlines beyond the
+/// wheel's 19 hours wait in its overflow list and are re-linked when their time comes.
+const TICK: Duration = Duration::from_micros(1);
 
 /// `sleeping_until` when no thread sleeps on the timers: registrations need not wake anyone.
 const NO_SLEEPER: u64 = 0;
@@ -123,7 +126,7 @@ impl Driver {
     /// The last tick that has fully passed at `now`.
     fn tick_at(&self, now: Instant) -> u64 {
         let elapsed = now.saturating_duration_since(self.origin);
-        u64::try_from(elapsed.as_millis()).unwrap_or(NEVER - 1)
+        u64::try_from(elapsed.as_micros()).unwrap_or(NEVER - 1)
     }
 
     /// The first tick at or after `deadline`: firing at that tick is never early.
@@ -138,7 +141,7 @@ impl Driver {
     fn instant_of(&self, tick: u64) -> Instant {
         let far = self.origin + Duration::from_secs(86_400 * 365 * 30);
         self.origin
-            .checked_add(Duration::from_millis(tick))
+            .checked_add(Duration::from_micros(tick))
             .map_or(far, |at| at.min(far))
     }
 

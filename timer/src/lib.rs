@@ -9,10 +9,9 @@
 //!
 //! # The wheel
 //!
-//! Its deadlines are counted in ticks (the driver uses 1 tick = 1 ms, rounding deadlines up).
-//!
-//! [`Wheel<T>`] maps deadlines, counted in abstract ticks (the runtime uses 1 tick = 1 ms),
-//! to values of type `T` (wakers, timer-entry handles, ...). It depends on nothing but `std`
+//! [`Wheel<T>`] maps deadlines, counted in abstract ticks (the driver uses 1 tick = 1 µs,
+//! rounding deadlines up, so a timer fires within microseconds of its instant, not at the
+//! next millisecond), to values of type `T` (wakers, timer-entry handles, ...). It depends on nothing but `std`
 //! and contains no `unsafe` code.
 //!
 //! ```
@@ -36,14 +35,14 @@
 //! Six levels of 64 slots each. A slot on level `k` spans `64^k` ticks and the level spans
 //! `64^(k+1)`:
 //!
-//! | level | slot span     | level span         |
-//! |-------|---------------|--------------------|
-//! | 0     | 1 tick        | 64 ticks           |
-//! | 1     | 64            | 4 096 (≈ 4 s)      |
-//! | 2     | 4 096         | 262 144 (≈ 4.4 min)|
-//! | 3     | 262 144       | ≈ 16.8 M (≈ 4.7 h) |
-//! | 4     | ≈ 16.8 M      | ≈ 1.07 G (≈ 12 d)  |
-//! | 5     | ≈ 1.07 G      | 2^36 (≈ 2.2 years) |
+//! | level | slot span     | level span  | at 1 tick = 1 µs |
+//! |-------|---------------|-------------|------------------|
+//! | 0     | 1 tick        | 64 ticks    | 64 µs            |
+//! | 1     | 64            | 4 096       | 4.1 ms           |
+//! | 2     | 4 096         | 262 144     | 262 ms           |
+//! | 3     | 262 144       | ≈ 16.8 M    | 16.8 s           |
+//! | 4     | ≈ 16.8 M      | ≈ 1.07 G    | 17.9 min         |
+//! | 5     | ≈ 1.07 G      | 2^36        | 19.1 h           |
 //!
 //! An entry's level is the highest base-64 digit in which its deadline differs from
 //! [`Wheel::now`], and its slot is that digit of the deadline. Hence every entry on level
