@@ -20,6 +20,8 @@ struct Context {
     /// The worker core running on this thread, while it runs: lets a wake from inside a task
     /// go to this worker's LIFO slot without any lookup.
     worker: Cell<*const Worker>,
+    /// The worker on this thread is parked (firing timers from its sleep).
+    parked: Cell<bool>,
     budget: Cell<Option<u8>>,
 }
 
@@ -29,6 +31,7 @@ impl Context {
             handle: RefCell::new(None),
             kind: Cell::new(Kind::Outside),
             worker: Cell::new(std::ptr::null()),
+            parked: Cell::new(false),
             budget: Cell::new(None),
         }
     }
@@ -51,12 +54,14 @@ pub(crate) fn kind() -> Kind {
     CONTEXT.try_with(|cx| cx.kind.get()).unwrap_or(Kind::Outside)
 }
 
-/// Calls `f` with the worker core running on this thread, if any.
-pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
-    let ptr = CONTEXT.try_with(|cx| cx.worker.get()).unwrap_or(std::ptr::null());
+/// Calls `f` with the worker core running on this thread, if any, and whether it is parked.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>, bool) -> R) -> R {
+    let (ptr, parked) = CONTEXT
+        .try_with(|cx| (cx.worker.get(), cx.parked.get()))
+        .unwrap_or((std::ptr::null(), false));
     // SAFETY: the pointer is set by `enter_worker` for exactly as long as the worker value it
     // points to is borrowed by its `run` loop on this thread, and cleared before that ends.
-    f(unsafe { ptr.as_ref() })
+    f(unsafe { ptr.as_ref() }, parked)
 }
 
 pub(crate) fn set_budget(budget: Option<u8>) -> Option<u8> {
@@ -102,17 +107,18 @@ fn enter_timers(_: &Handle, _: Kind) -> Option<heist_timer::EnterGuard> {
     None
 }
 
-/// While the guard lives, wakes on this thread go to the injector rather than this worker's
-/// LIFO slot: the worker is asleep.
-pub(crate) struct HiddenWorker(*const Worker);
+/// Marks this thread's worker as parked while the guard lives: tasks it wakes (by firing
+/// timers) go to the injector, not to its LIFO slot, and the worker picks them up itself.
+pub(crate) struct ParkedWorker(());
 
-pub(crate) fn hide_worker() -> HiddenWorker {
-    HiddenWorker(CONTEXT.with(|cx| cx.worker.replace(std::ptr::null())))
+pub(crate) fn park_worker() -> ParkedWorker {
+    CONTEXT.with(|cx| cx.parked.set(true));
+    ParkedWorker(())
 }
 
-impl Drop for HiddenWorker {
+impl Drop for ParkedWorker {
     fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|cx| cx.worker.set(self.0));
+        let _ = CONTEXT.try_with(|cx| cx.parked.set(false));
     }
 }
 

@@ -97,6 +97,16 @@ impl Idle {
         was_searching && searching(prev) == 1
     }
 
+    /// A sleeper wakes itself to run work it found (tasks its timers woke), counted as
+    /// searching like a worker woken by `worker_to_notify`. No-op if someone already woke it.
+    pub(crate) fn unpark(&self, worker: usize) {
+        let mut sleepers = self.sleepers.lock();
+        if let Some(position) = sleepers.iter().position(|&sleeper| sleeper == worker) {
+            sleepers.swap_remove(position);
+            self.state.fetch_add(SEARCHING_ONE + UNPARKED_ONE, SeqCst);
+        }
+    }
+
     /// Some sleeping worker, left asleep in the books (to hand it a job such as the timers).
     pub(crate) fn any_sleeper(&self) -> Option<usize> {
         self.sleepers.lock().last().copied()

@@ -143,8 +143,16 @@ impl Shared {
 
     /// Queues a spawned or woken task; `is_yield` sends a task that woke itself to the back.
     pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
-        context::with_worker(|worker| match worker {
-            Some(worker) if std::ptr::eq(worker.shared(), self) => worker.schedule_local(task, is_yield),
+        context::with_worker(|worker, parked| match worker {
+            Some(worker) if std::ptr::eq(worker.shared(), self) => {
+                if parked {
+                    // Woken by timers this parked worker fires: it runs them itself when it
+                    // is done firing (`Worker::park`), so no one else needs waking.
+                    self.injector.push(task);
+                } else {
+                    worker.schedule_local(task, is_yield);
+                }
+            }
             _ => self.schedule_remote(task),
         })
     }
@@ -378,18 +386,22 @@ impl Worker {
         self.parks.set(self.parks.get() + 1);
         self.publish_metrics();
         let remote = &shared.remotes[self.index];
-        // Tasks woken while we sleep (by the timers we fire) must not land in our LIFO slot,
-        // where nobody would see them: they go through the injector and wake a worker.
-        let _asleep = context::hide_worker();
+        let asleep = context::park_worker();
         let held_timers = loop {
-            let held_timers = self.sleep_once(remote);
+            let (held_timers, fired) = self.sleep_once(remote);
             if shared.is_shutdown() {
                 return;
+            }
+            if fired > 0 && !shared.injector.is_empty() {
+                // The timers we fired woke tasks: we are awake already, so we run them rather
+                // than wake a peer (one futex hop less between a deadline and its task).
+                shared.idle.unpark(self.index);
             }
             if !shared.idle.is_parked(self.index) {
                 break held_timers;
             }
         };
+        drop(asleep);
         if held_timers && shared.timers.has_timers() {
             // We were sleeping on the timers and now leave to work: a parked peer takes over.
             if let Some(peer) = shared.idle.any_sleeper() {
@@ -401,19 +413,19 @@ impl Worker {
     }
 
     /// One sleep: on the timers (until the next deadline, then firing what is due) if no other
-    /// worker sleeps on them, else until unparked. Returns whether it slept on the timers.
-    fn sleep_once(&self, remote: &Remote) -> bool {
+    /// worker sleeps on them, else until unparked. Returns whether it slept on the timers, and
+    /// how many timers it fired.
+    fn sleep_once(&self, remote: &Remote) -> (bool, usize) {
         let shared = self.shared();
         let Some(timer_sleep) = shared.timers.try_sleep(&self.unpark) else {
             remote.parker.park();
-            return false;
+            return (false, 0);
         };
         shared.timer_sleeper.store(self.index, Relaxed);
         remote.parker.park_timeout(timer_sleep.timeout());
         shared.timer_sleeper.store(NO_TIMER_SLEEPER, Relaxed);
         drop(timer_sleep);
-        shared.timers.fire_due();
-        true
+        (true, shared.timers.fire_due())
     }
 
     fn next_random(&self) -> u32 {
