@@ -107,11 +107,6 @@ impl Idle {
         }
     }
 
-    /// Some sleeping worker, left asleep in the books (to hand it a job such as the timers).
-    pub(crate) fn any_sleeper(&self) -> Option<usize> {
-        self.sleepers.lock().last().copied()
-    }
-
     /// True while `worker` is listed as a sleeper (nobody has chosen it to wake up).
     pub(crate) fn is_parked(&self, worker: usize) -> bool {
         self.sleepers.lock().contains(&worker)

@@ -51,9 +51,9 @@
 //! Timers (`heist-timer`) meet the scheduler in the park. Each worker registers timers in its
 //! own wheel; at most one parked worker at a time sleeps *on the timers*: until the next
 //! deadline, then it fires what is due (the woken tasks go through the injector, since the
-//! worker is asleep). The others sleep until unparked. Work wakes the timer sleeper last, and
-//! a timer sleeper that leaves to work while timers are pending wakes a parked peer to take
-//! over. Busy workers fire due timers every 61 polls, so timers also fire when no worker is
+//! worker is asleep), which it then runs itself. The others sleep until unparked. Work
+//! wakes the timer sleeper last; one that leaves leaves as a searcher, so the searching rules
+//! (the last searcher to find work wakes a sleeper) bring a parked peer to take the timers. Busy workers fire due timers every 61 polls, so timers also fire when no worker is
 //! idle, and a worker stuck in a long poll does not hold its timers hostage.
 //!
 //! # Leaves

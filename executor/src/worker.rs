@@ -387,8 +387,12 @@ impl Worker {
         self.publish_metrics();
         let remote = &shared.remotes[self.index];
         let asleep = context::park_worker();
-        let held_timers = loop {
-            let (held_timers, fired) = self.sleep_once(remote);
+        // Leaving does not strand the timers: we leave as a searcher, and the last searcher to
+        // find work wakes a sleeper, while one that finds none parks and takes the free
+        // timers. So they end up with a parked worker whenever there is one, without a
+        // dedicated hand-off wake.
+        loop {
+            let fired = self.sleep_once(remote);
             if shared.is_shutdown() {
                 return;
             }
@@ -398,34 +402,27 @@ impl Worker {
                 shared.idle.unpark(self.index);
             }
             if !shared.idle.is_parked(self.index) {
-                break held_timers;
-            }
-        };
-        drop(asleep);
-        if held_timers && shared.timers.has_timers() {
-            // We were sleeping on the timers and now leave to work: a parked peer takes over.
-            if let Some(peer) = shared.idle.any_sleeper() {
-                shared.remotes[peer].parker.unpark();
+                break;
             }
         }
+        drop(asleep);
         // Whoever woke us counted us as searching.
         self.searching.set(true);
     }
 
     /// One sleep: on the timers (until the next deadline, then firing what is due) if no other
-    /// worker sleeps on them, else until unparked. Returns whether it slept on the timers, and
-    /// how many timers it fired.
-    fn sleep_once(&self, remote: &Remote) -> (bool, usize) {
+    /// worker sleeps on them, else until unparked. Returns how many timers it fired.
+    fn sleep_once(&self, remote: &Remote) -> usize {
         let shared = self.shared();
         let Some(timer_sleep) = shared.timers.try_sleep(&self.unpark) else {
             remote.parker.park();
-            return (false, 0);
+            return 0;
         };
         shared.timer_sleeper.store(self.index, Relaxed);
         remote.parker.park_timeout(timer_sleep.timeout());
         shared.timer_sleeper.store(NO_TIMER_SLEEPER, Relaxed);
         drop(timer_sleep);
-        (true, shared.timers.fire_due())
+        shared.timers.fire_due()
     }
 
     fn next_random(&self) -> u32 {

@@ -240,11 +240,6 @@ impl Driver {
         next != NEVER && next <= self.tick_at(Instant::now())
     }
 
-    /// True when timers are registered.
-    pub fn has_timers(&self) -> bool {
-        self.next_tick() != NEVER
-    }
-
     /// Wakes every timer whose deadline has passed, on every shard. Wakers run after the
     /// shard's lock is released. Returns how many were woken.
     pub fn fire_due(&self) -> usize {
