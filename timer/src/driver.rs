@@ -20,11 +20,11 @@ use crossbeam_utils::CachePadded;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// Duration of one tick. Microseconds, not milliseconds: a sleep that starts just after a
+/// One tick is one microsecond, not a millisecond: a sleep that starts just after a
 /// millisecond boundary would otherwise be rounded up by almost a whole millisecond (chained
 /// 1 ms sleeps took 2 ms; `benches/timer_lateness.rs` measured it). Deadlines beyond the
 /// wheel's 19 hours wait in its overflow list and are re-linked when their time comes.
-const TICK: Duration = Duration::from_micros(1);
+const TICKS_PER_SECOND: u64 = 1_000_000;
 
 /// `sleeping_until` when no thread sleeps on the timers: registrations need not wake anyone.
 const NO_SLEEPER: u64 = 0;
@@ -126,7 +126,10 @@ impl Driver {
     /// The last tick that has fully passed at `now`.
     fn tick_at(&self, now: Instant) -> u64 {
         let elapsed = now.saturating_duration_since(self.origin);
-        u64::try_from(elapsed.as_micros()).unwrap_or(NEVER - 1)
+        let whole = elapsed.as_secs().saturating_mul(TICKS_PER_SECOND);
+        whole
+            .saturating_add(u64::from(elapsed.subsec_micros()))
+            .min(NEVER - 1)
     }
 
     /// The first tick at or after `deadline`: firing at that tick is never early.
@@ -134,8 +137,9 @@ impl Driver {
         let Some(after) = deadline.checked_duration_since(self.origin) else {
             return 0;
         };
-        let ticks = after.as_nanos().div_ceil(TICK.as_nanos());
-        u64::try_from(ticks).unwrap_or(NEVER - 1).min(NEVER - 1)
+        let whole = after.as_secs().saturating_mul(TICKS_PER_SECOND);
+        let part = u64::from(after.subsec_nanos().div_ceil(1_000));
+        whole.saturating_add(part).min(NEVER - 1)
     }
 
     fn instant_of(&self, tick: u64) -> Instant {
@@ -149,14 +153,18 @@ impl Driver {
     /// entry was placed at.
     pub(crate) fn register(&self, shard: usize, tick: u64, waker: &Waker) -> (Key, u64) {
         let shard = &self.shards[shard];
-        let (key, tick) = {
+        // Only a timer that lowers its shard's earliest deadline can be the new earliest; a
+        // later one was covered by the registration that lowered it, so it skips the hand-shake.
+        let (key, tick, lowered) = {
             let mut wheel = shard.wheel.lock();
             let tick = shard.placeable(tick);
             let key = wheel.insert(tick, waker.clone());
-            shard.next.fetch_min(tick, SeqCst);
-            (key, tick)
+            let lowered = shard.next.fetch_min(tick, SeqCst) > tick;
+            (key, tick, lowered)
         };
-        self.wake_sleeper_if_later_than(tick);
+        if lowered {
+            self.wake_sleeper_if_later_than(tick);
+        }
         (key, tick)
     }
 
@@ -164,19 +172,18 @@ impl Driver {
     /// already fired or was removed.
     pub(crate) fn reset(&self, shard: usize, key: Key, tick: u64) -> Option<u64> {
         let shard = &self.shards[shard];
-        let placed = {
+        let (tick, lowered) = {
             let mut wheel = shard.wheel.lock();
             let tick = shard.placeable(tick);
-            let moved = wheel.reset(key, tick);
-            if moved {
-                shard.next.fetch_min(tick, SeqCst);
+            if !wheel.reset(key, tick) {
+                return None;
             }
-            moved.then_some(tick)
+            (tick, shard.next.fetch_min(tick, SeqCst) > tick)
         };
-        if let Some(tick) = placed {
+        if lowered {
             self.wake_sleeper_if_later_than(tick);
         }
-        placed
+        Some(tick)
     }
 
     /// Replaces the waker of a registered timer; false if it already fired or was removed.
@@ -193,13 +200,19 @@ impl Driver {
         }
     }
 
+    /// True once `shard` has advanced to `tick`: an entry placed there has fired, and since the
+    /// wheel fires an entry only when the clock has passed its tick, its deadline has passed.
+    pub(crate) fn has_fired(&self, shard: usize, tick: u64) -> bool {
+        self.shards[shard].advanced_to.load(SeqCst) >= tick
+    }
+
     /// Cancels a timer placed at `tick`, unless it is already gone. Returns whether this call
     /// removed it (if not, it fired or was cancelled before).
-    pub(crate) fn cancel(&self, shard: usize, key: Key, tick: u64) -> bool {
-        let shard = &self.shards[shard];
+    pub(crate) fn cancel(&self, shard_index: usize, key: Key, tick: u64) -> bool {
+        let shard = &self.shards[shard_index];
         // Entries are placed after the tick their shard has advanced to, so once it has
         // advanced to `tick` the entry has fired: no need for the lock.
-        if shard.advanced_to.load(SeqCst) >= tick {
+        if self.has_fired(shard_index, tick) {
             return false;
         }
         let removed = shard.wheel.lock().remove(key);

@@ -14,12 +14,20 @@ use std::time::{Duration, Instant};
 ///
 /// See `heist::time` for an example.
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(deadline_after(Instant::now(), duration))
+    Sleep {
+        deadline: deadline_after(Instant::now(), duration),
+        deadline_ahead: !duration.is_zero(),
+        registration: None,
+    }
 }
 
 /// Waits until `deadline`; a deadline in the past completes at once.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline)
+    Sleep {
+        deadline,
+        deadline_ahead: false,
+        registration: None,
+    }
 }
 
 /// An instant far enough ahead to mean "never" (30 years), for deadlines that would overflow.
@@ -36,10 +44,18 @@ pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
 ///
 /// It touches no timer until it is first polled, so creating and dropping one costs nothing.
 /// It is `Unpin`: no `Box::pin` needed to keep one in a loop.
+///
+/// It reads the clock only to compute its deadline (and, for a deadline that may already
+/// have passed, once more at the first poll): after that, it has elapsed exactly when the
+/// wheel has fired its entry, since the wheel fires an entry only once the clock has passed
+/// its tick, rounded up to the microsecond. So it never completes early.
 #[must_use = "a Sleep does nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {
     deadline: Instant,
+    /// The deadline was in the future when it was set (`sleep` with a non-zero duration), so
+    /// the first poll need not read the clock.
+    deadline_ahead: bool,
     registration: Option<Registration>,
 }
 
@@ -53,13 +69,6 @@ struct Registration {
 }
 
 impl Sleep {
-    pub(crate) fn new(deadline: Instant) -> Sleep {
-        Sleep {
-            deadline,
-            registration: None,
-        }
-    }
-
     /// When the sleep completes.
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -73,12 +82,18 @@ impl Sleep {
     /// Moves the deadline; the sleep completes at the new one even if the old one passed.
     pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
         self.deadline = deadline;
+        self.deadline_ahead = false;
+        if deadline <= Instant::now() {
+            // Already passed: the next poll completes, as its clock check will tell.
+            self.deregister();
+            return;
+        }
         let Some(registration) = &mut self.registration else {
             return;
         };
         let tick = registration.driver.tick_for(deadline);
-        // A later deadline keeps the old entry: when it fires, the poll finds the sleep not
-        // yet elapsed and registers again. An earlier one must move now to wake in time.
+        // A later deadline keeps the old entry: when it fires, the poll finds the deadline
+        // beyond it and registers again. An earlier one must move now to wake in time.
         if tick < registration.tick {
             match registration
                 .driver
@@ -104,36 +119,53 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
-            self.deregister();
-            return Poll::Ready(());
-        }
-        let deadline = self.deadline;
-        if let Some(registration) = &mut self.registration {
-            let Registration {
-                driver, shard, key, ..
-            } = registration;
-            if driver.update_waker(*shard, *key, cx.waker()) {
-                return Poll::Pending;
+        let this = &mut *self;
+        let deadline = this.deadline;
+        let Some(registration) = &mut this.registration else {
+            if !this.deadline_ahead && Instant::now() >= deadline {
+                return Poll::Ready(());
             }
-            // The entry fired (the deadline was moved later since): register again, on this
-            // thread's shard if it belongs to the same runtime.
-            let shard = context::shard_of(driver).unwrap_or(*shard);
-            let (new_key, tick) = driver.register(shard, driver.tick_for(deadline), cx.waker());
-            *key = new_key;
-            registration.shard = shard;
-            registration.tick = tick;
+            let registration = context::with_current("heist::time::Sleep", |driver, shard| {
+                let tick = driver.tick_for(deadline);
+                // The wheel already advanced past the deadline: it has passed, no clock needed.
+                if driver.has_fired(shard, tick) {
+                    return None;
+                }
+                let (key, tick) = driver.register(shard, tick, cx.waker());
+                Some(Registration {
+                    driver: driver.clone(),
+                    shard,
+                    key,
+                    tick,
+                })
+            });
+            this.registration = registration;
+            return if this.registration.is_some() {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            };
+        };
+        let Registration {
+            driver,
+            shard,
+            key,
+            tick,
+        } = registration;
+        let fired = driver.has_fired(*shard, *tick) || !driver.update_waker(*shard, *key, cx.waker());
+        if !fired {
             return Poll::Pending;
         }
-        self.registration = Some(context::with_current("heist::time::Sleep", |driver, shard| {
-            let (key, tick) = driver.register(shard, driver.tick_for(deadline), cx.waker());
-            Registration {
-                driver: driver.clone(),
-                shard,
-                key,
-                tick,
-            }
-        }));
+        let wanted = driver.tick_for(deadline);
+        if wanted <= *tick {
+            this.registration = None;
+            return Poll::Ready(());
+        }
+        // The deadline moved later since the entry was placed: register again, on this
+        // thread's shard if it belongs to the same runtime.
+        let new_shard = context::shard_of(driver).unwrap_or(*shard);
+        let (new_key, placed) = driver.register(new_shard, wanted, cx.waker());
+        (*shard, *key, *tick) = (new_shard, new_key, placed);
         Poll::Pending
     }
 }

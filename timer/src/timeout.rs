@@ -1,6 +1,6 @@
 //! `timeout` and `timeout_at`.
 
-use crate::sleep::{Sleep, deadline_after, sleep_until};
+use crate::sleep::{Sleep, sleep, sleep_until};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -36,7 +36,7 @@ pub mod error {
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
-        delay: sleep_until(deadline_after(Instant::now(), duration)),
+        delay: sleep(duration),
     }
 }
 
