@@ -47,7 +47,7 @@ pub(crate) struct Shared {
     timer_sleeper: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) config: Config,
-    threads: Mutex<Vec<Option<thread::JoinHandle<()>>>>,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
 /// What other threads may touch of a worker.
@@ -130,7 +130,7 @@ impl Shared {
     }
 
     pub(crate) fn add_thread(&self, thread: thread::JoinHandle<()>) {
-        self.threads.lock().push(Some(thread));
+        self.threads.lock().push(thread);
     }
 
     pub(crate) fn num_workers(&self) -> usize {
@@ -214,7 +214,7 @@ impl Shared {
         let threads: Vec<_> = std::mem::take(&mut *self.threads.lock());
         for (index, thread) in threads.into_iter().enumerate() {
             // A worker that drops its own runtime cannot wait for itself.
-            if let (Some(thread), false) = (thread, own_worker == Some(index)) {
+            if own_worker != Some(index) {
                 let _ = thread.join();
             }
         }
