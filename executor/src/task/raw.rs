@@ -94,7 +94,8 @@ impl RawTask {
             stage: UnsafeCell::new(Stage::Running(future)),
             join_waker: UnsafeCell::new(None),
         });
-        let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(cell)) }.cast::<Header>();
         RawTask { ptr }
     }
 
@@ -218,26 +219,31 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         }
     }
 
-    /// Drops the future of a cancelled task and completes it.
+    /// Drops the future of a cancelled task and completes it; see `complete`.
     ///
     /// # Safety
-    /// The caller holds `RUNNING` and one reference, which `complete` releases.
-    unsafe fn cancel(&self) {
+    /// As for `complete`.
+    #[must_use = "true means the caller must deallocate the task"]
+    unsafe fn cancel(&self, ptr: NonNull<Header>) -> bool {
         // SAFETY: forwarded from the caller.
         let error = match unsafe { self.drop_stage() } {
             Ok(()) => JoinError::cancelled(self.header.id),
             Err(panicked) => panicked,
         };
         // SAFETY: forwarded from the caller.
-        unsafe { self.complete(Err(error)) };
+        unsafe { self.complete(ptr, Err(error)) }
     }
 
     /// Stores the output, hands it to the `JoinHandle` (or drops it when there is none) and
-    /// leaves the owned list.
+    /// leaves the owned list. Returns true when the references it released were the last: the
+    /// caller then deallocates, through `ptr` and after this borrow of the cell has ended (a
+    /// cell freed while `&self` is live is undefined behaviour; miri caught the first version).
     ///
     /// # Safety
-    /// The caller holds `RUNNING` and one reference, which this releases.
-    unsafe fn complete(&self, output: Result<F::Output, JoinError>) {
+    /// `ptr` points to this cell; the caller holds `RUNNING` and one reference, which this
+    /// releases.
+    #[must_use = "true means the caller must deallocate the task"]
+    unsafe fn complete(&self, ptr: NonNull<Header>, output: Result<F::Output, JoinError>) -> bool {
         // SAFETY: RUNNING gives exclusive access to the stage.
         unsafe { self.set_stage(Stage::Finished(output)) };
         let prev = self.header.state.transition_to_complete();
@@ -256,12 +262,8 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                 });
             }
         }));
-        let header = NonNull::from(&self.header);
-        let released = self.scheduler.release(header);
-        if self.header.state.ref_dec(1 + usize::from(released)) {
-            // SAFETY: those were the last references.
-            unsafe { dealloc::<F, S>(header) };
-        }
+        let released = self.scheduler.release(ptr);
+        self.header.state.ref_dec(1 + usize::from(released))
     }
 }
 
@@ -271,7 +273,7 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     match cell.header.state.transition_to_running() {
         ToRunning::Poll => {}
         // SAFETY: we now hold RUNNING and the Notified's reference.
-        ToRunning::Cancel => return unsafe { cell.cancel() },
+        ToRunning::Cancel => return unsafe { dealloc_if::<F, S>(cell.cancel(ptr), ptr) },
         ToRunning::Failed => return RawTask { ptr }.drop_reference(),
     }
     // The worker's reference keeps the task alive for the poll, so this waker owns none.
@@ -289,17 +291,28 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
             // SAFETY: that was the last reference.
             ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
             // SAFETY: we still hold RUNNING and the worker's reference.
-            ToIdle::Cancelled => unsafe { cell.cancel() },
+            ToIdle::Cancelled => unsafe { dealloc_if::<F, S>(cell.cancel(ptr), ptr) },
         },
         // SAFETY: we hold RUNNING and the worker's reference.
-        Ok(Poll::Ready(output)) => unsafe { cell.complete(Ok(output)) },
+        Ok(Poll::Ready(output)) => unsafe { dealloc_if::<F, S>(cell.complete(ptr, Ok(output)), ptr) },
         Err(payload) => {
             // SAFETY: we hold RUNNING; a second panic from the destructor is dropped, the
             // first one is what the JoinHandle reports.
             let _ = unsafe { cell.drop_stage() };
+            let error = JoinError::panic(cell.header.id, payload);
             // SAFETY: we hold RUNNING and the worker's reference.
-            unsafe { cell.complete(Err(JoinError::panic(cell.header.id, payload))) };
+            unsafe { dealloc_if::<F, S>(cell.complete(ptr, Err(error)), ptr) };
         }
+    }
+}
+
+/// # Safety
+/// When `last` is true, `ptr` is a `Cell<F, S>` whose last reference was just released, and
+/// no reference to it is live.
+unsafe fn dealloc_if<F: Future, S: Schedule>(last: bool, ptr: NonNull<Header>) {
+    if last {
+        // SAFETY: forwarded from the caller.
+        unsafe { dealloc::<F, S>(ptr) };
     }
 }
 
@@ -392,7 +405,7 @@ unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     let cell = unsafe { cell::<F, S>(ptr) };
     if cell.header.state.transition_to_shutdown() {
         // SAFETY: we took RUNNING; `complete` releases the owned-list reference.
-        unsafe { cell.cancel() };
+        unsafe { dealloc_if::<F, S>(cell.cancel(ptr), ptr) };
     } else {
         RawTask { ptr }.drop_reference();
     }
@@ -404,47 +417,54 @@ fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
     RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
 }
 
+/// The task behind a waker's data pointer. Scheduling and deallocating go through this raw
+/// pointer (which carries the allocation's full provenance), never through one re-derived
+/// from a `&Header`.
+///
 /// # Safety
 /// `ptr` is a header pointer whose reference the caller's waker holds.
-unsafe fn header<'a>(ptr: *const ()) -> &'a Header {
-    // SAFETY: forwarded from the caller.
-    unsafe { &*(ptr as *const Header) }
+unsafe fn task_of(ptr: *const ()) -> NonNull<Header> {
+    // SAFETY: a waker's data pointer is a task header, never null.
+    unsafe { NonNull::new_unchecked(ptr as *mut Header) }
 }
 
 unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
     // SAFETY: the waker being cloned holds a reference (or the worker does, during a poll).
-    unsafe { header(ptr) }.state.ref_inc();
-    // SAFETY: a waker's data pointer is never null.
-    raw_waker(unsafe { NonNull::new_unchecked(ptr as *mut Header) })
+    let task = unsafe { task_of(ptr) };
+    RawTask { ptr: task }.header().state.ref_inc();
+    raw_waker(task)
 }
 
 unsafe fn wake_by_val(ptr: *const ()) {
     // SAFETY: the waker's reference keeps the task alive until it is used up here.
-    let header = unsafe { header(ptr) };
-    let ptr = NonNull::from(header);
-    match header.state.transition_to_notified_by_val() {
+    let task = RawTask {
+        ptr: unsafe { task_of(ptr) },
+    };
+    let vtable = task.vtable();
+    match task.header().state.transition_to_notified_by_val() {
         WakeByVal::Done => {}
         // SAFETY: the waker's reference now belongs to the new `Notified`.
-        WakeByVal::Submit => unsafe { (header.vtable.schedule)(ptr) },
+        WakeByVal::Submit => unsafe { (vtable.schedule)(task.ptr) },
         // SAFETY: the waker held the last reference.
-        WakeByVal::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },
+        WakeByVal::Dealloc => unsafe { (vtable.dealloc)(task.ptr) },
     }
 }
 
 unsafe fn wake_by_ref(ptr: *const ()) {
     // SAFETY: the caller's waker keeps the task alive.
-    let header = unsafe { header(ptr) };
-    if header.state.transition_to_notified_by_ref() {
+    let task = RawTask {
+        ptr: unsafe { task_of(ptr) },
+    };
+    if task.header().state.transition_to_notified_by_ref() {
         // SAFETY: the transition took the reference the new `Notified` owns.
-        unsafe { (header.vtable.schedule)(NonNull::from(header)) };
+        unsafe { (task.vtable().schedule)(task.ptr) };
     }
 }
 
 unsafe fn drop_waker(ptr: *const ()) {
     // SAFETY: the waker being dropped holds a reference.
-    let header = unsafe { header(ptr) };
     RawTask {
-        ptr: NonNull::from(header),
+        ptr: unsafe { task_of(ptr) },
     }
     .drop_reference();
 }
