@@ -45,7 +45,7 @@
 //! steals half of a random peer's queue, then from the injector. Finding nothing, it counts
 //! itself out and sleeps on its condvar (`park.rs`); new work wakes one sleeper only when no
 //! one is searching; the last searcher re-checks every queue before sleeping. `idle.rs` has
-//! the argument; the loom models in `loom_tests.rs` check it.
+//! the argument; the models in `models.rs` check it.
 //!
 //! # Timers
 //! Timers (`heist-timer`) meet the scheduler in the park. Each worker registers timers in its
@@ -72,8 +72,8 @@ mod sync;
 mod task;
 mod worker;
 
-#[cfg(all(test, loom))]
-mod loom_tests;
+#[cfg(test)]
+mod models;
 
 pub use coop::consume_budget;
 pub use metrics::RuntimeMetrics;

@@ -1,7 +1,9 @@
-//! Loom models of the task state machine and the park protocol.
+//! Models of the task state machine and the park protocol.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p heist-executor --release --lib`
-//! (`LOOM_MAX_PREEMPTIONS=2` keeps it to a few minutes). Task models drive the real task code
+//! Under loom (`RUSTFLAGS="--cfg loom" cargo test -p heist-executor --release --lib`, with
+//! `LOOM_MAX_PREEMPTIONS=2` for a run of seconds) every interleaving is explored; in a normal
+//! `cargo test`, and under miri (`cargo +nightly miri test -p heist-executor --lib`), each
+//! model runs once on real threads. Task models drive the real task code
 //! through a test scheduler whose run queue two threads drain; loom's `Arc` checks that no
 //! task (each holds the scheduler) is leaked. Park models run the real `Runtime`.
 
@@ -138,7 +140,7 @@ fn wait_for_flag(
 
 #[test]
 fn wake_racing_the_poll_is_never_lost_and_never_doubled() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let sched = Sched::new();
         let ready = Arc::new(AtomicBool::new(false));
         let slot = Arc::new(Mutex::new(None::<Waker>));
@@ -169,7 +171,7 @@ fn wake_racing_the_poll_is_never_lost_and_never_doubled() {
 
 #[test]
 fn wake_after_completion_does_nothing() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let sched = Sched::new();
         let slot = Arc::new(Mutex::new(None::<Waker>));
         let ready = Arc::new(AtomicBool::new(true));
@@ -192,7 +194,7 @@ fn wake_after_completion_does_nothing() {
 
 #[test]
 fn join_handle_drop_racing_completion_drops_the_output_once() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let sched = Sched::new();
         let drops = Arc::new(AtomicUsize::new(0));
         let output = DropCounter(drops.clone());
@@ -208,7 +210,7 @@ fn join_handle_drop_racing_completion_drops_the_output_once() {
 
 #[test]
 fn join_handle_awaited_across_threads_sees_the_output() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let sched = Sched::new();
         let join = sched.spawn(async { 7 });
         let joiner = thread::spawn(move || block_on(join).unwrap());
@@ -220,7 +222,7 @@ fn join_handle_awaited_across_threads_sees_the_output() {
 
 #[test]
 fn abort_racing_a_poll_cancels_exactly_once() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let sched = Sched::new();
         let drops = Arc::new(AtomicUsize::new(0));
         let guard = DropCounter(drops.clone());
@@ -258,7 +260,7 @@ fn abort_racing_a_poll_cancels_exactly_once() {
 
 #[test]
 fn shutdown_racing_a_wake_drops_the_future_once() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let sched = Sched::new();
         let drops = Arc::new(AtomicUsize::new(0));
         let guard = DropCounter(drops.clone());
@@ -288,7 +290,7 @@ fn shutdown_racing_a_wake_drops_the_future_once() {
 /// sleep must still run (a lost wake-up deadlocks the model, which loom reports).
 #[test]
 fn remote_spawn_while_the_worker_parks_is_run() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let runtime = Builder::new().worker_threads(1).build().unwrap();
         let join = runtime.spawn(async { 5 });
         assert_eq!(runtime.block_on(join).unwrap(), 5);
@@ -299,7 +301,7 @@ fn remote_spawn_while_the_worker_parks_is_run() {
 /// and the other worker may be searching, parking or asleep. Both must finish.
 #[test]
 fn spawns_reach_a_worker_with_two_workers_parking() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let runtime = Builder::new().worker_threads(2).build().unwrap();
         let join = runtime.spawn(async {
             let inner = crate::spawn(async { 2 });

@@ -127,3 +127,13 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// Runs a concurrency model: every interleaving under loom, once (on real threads, and under
+/// miri when run there) otherwise.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
+    f();
+}
+
+#[cfg(all(test, loom))]
+pub(crate) use loom::model;

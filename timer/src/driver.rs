@@ -73,7 +73,7 @@ pub struct TimerSleep<'a> {
     driver: &'a Driver,
     timeout: Option<Duration>,
     /// The tick the sleeper wakes at by itself (`NEVER`: only when woken); read by the models.
-    #[cfg_attr(not(all(test, loom)), allow(dead_code))]
+    #[cfg_attr(not(test), allow(dead_code))]
     until: u64,
 }
 
@@ -84,7 +84,7 @@ impl TimerSleep<'_> {
         self.timeout
     }
 
-    #[cfg(all(test, loom))]
+    #[cfg(test)]
     pub(crate) fn until_tick(&self) -> u64 {
         self.until
     }

@@ -99,8 +99,8 @@ mod sync;
 mod timeout;
 mod wheel;
 
-#[cfg(all(test, loom))]
-mod loom_tests;
+#[cfg(test)]
+mod models;
 
 pub use context::{EnterGuard, enter};
 pub use driver::{Driver, TimerSleep};

@@ -1,9 +1,10 @@
-//! Loom models of the driver's hand-shakes. Run with
-//! `RUSTFLAGS="--cfg loom" cargo test -p heist-timer --release --lib`.
+//! Models of the driver's hand-shakes: every interleaving under loom
+//! (`RUSTFLAGS="--cfg loom" cargo test -p heist-timer --release --lib`), once on real threads
+//! in a normal `cargo test` and under miri.
 
 use crate::driver::Driver;
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use loom::thread;
+use crate::sync::thread;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
@@ -25,7 +26,7 @@ fn counting_waker() -> (Arc<CountWakes>, Waker) {
 /// that sleeper (it will wake in time by itself) or wakes it.
 #[test]
 fn registration_racing_the_sleeper_is_never_slept_through() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let driver = Arc::new(Driver::new(2));
         let (sleeper_wakes, sleeper) = counting_waker();
         let registrar = {
@@ -51,7 +52,7 @@ fn registration_racing_the_sleeper_is_never_slept_through() {
 /// Only one thread at a time sleeps on the timers, and the role is free again once dropped.
 #[test]
 fn one_sleeper_at_a_time() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let driver = Arc::new(Driver::new(1));
         let other_holds = Arc::new(AtomicBool::new(false));
         let other = {
@@ -86,7 +87,7 @@ fn one_sleeper_at_a_time() {
 /// A timer cancelled while a thread fires its shard is removed or fired, exactly one.
 #[test]
 fn cancel_racing_the_firing_removes_or_fires_exactly_once() {
-    loom::model(|| {
+    crate::sync::model(|| {
         let driver = Arc::new(Driver::new(1));
         let (wakes, waker) = counting_waker();
         let (key, tick) = driver.register(0, 1, &waker);

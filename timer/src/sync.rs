@@ -4,6 +4,21 @@
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic;
 
+#[cfg(all(test, not(loom)))]
+pub(crate) use std::thread;
+
+#[cfg(all(test, loom))]
+pub(crate) use loom::thread;
+
+/// Runs a concurrency model: every interleaving under loom, once otherwise (and under miri).
+#[cfg(all(test, not(loom)))]
+pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
+    f();
+}
+
+#[cfg(all(test, loom))]
+pub(crate) use loom::model;
+
 #[cfg(not(loom))]
 pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
 
