@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep {
         deadline: deadline_after(Instant::now(), duration),
-        deadline_ahead: !duration.is_zero(),
-        registration: None,
+        state: State::Unregistered {
+            deadline_ahead: !duration.is_zero(),
+        },
     }
 }
 
@@ -25,8 +26,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
-        deadline_ahead: false,
-        registration: None,
+        state: State::Unregistered {
+            deadline_ahead: false,
+        },
     }
 }
 
@@ -53,19 +55,46 @@ pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
 #[derive(Debug)]
 pub struct Sleep {
     deadline: Instant,
-    /// The deadline was in the future when it was set (`sleep` with a non-zero duration), so
-    /// the first poll need not read the clock.
-    deadline_ahead: bool,
-    registration: Option<Registration>,
+    state: State,
+}
+
+/// One enum rather than a flag beside an `Option`: it keeps `Sleep` at 48 bytes, and every
+/// sleeping task carries one.
+#[derive(Debug)]
+enum State {
+    /// Not in a wheel. `deadline_ahead`: the deadline was in the future when it was set
+    /// (`sleep` with a non-zero duration), so the first poll need not read the clock.
+    Unregistered {
+        deadline_ahead: bool,
+    },
+    Registered(Registration),
 }
 
 #[derive(Debug)]
 struct Registration {
     driver: Arc<Driver>,
-    shard: usize,
+    shard: u32,
     key: Key,
     /// The tick the wheel holds the entry at: a reset to a later deadline leaves it there.
     tick: u64,
+}
+
+impl Registration {
+    fn shard(&self) -> usize {
+        self.shard as usize
+    }
+
+    /// Registers in `shard` of `driver`.
+    fn new(driver: &Arc<Driver>, shard: usize, tick: u64, waker: &std::task::Waker) -> Registration {
+        let (key, tick) = driver.register(shard, tick, waker);
+        let shard = u32::try_from(shard).expect("fewer than 2^32 timer shards");
+        Registration {
+            driver: driver.clone(),
+            shard,
+            key,
+            tick,
+        }
+    }
 }
 
 impl Sleep {
@@ -82,13 +111,15 @@ impl Sleep {
     /// Moves the deadline; the sleep completes at the new one even if the old one passed.
     pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
         self.deadline = deadline;
-        self.deadline_ahead = false;
         if deadline <= Instant::now() {
             // Already passed: the next poll completes, as its clock check will tell.
             self.deregister();
             return;
         }
-        let Some(registration) = &mut self.registration else {
+        let State::Registered(registration) = &mut self.state else {
+            self.state = State::Unregistered {
+                deadline_ahead: false,
+            };
             return;
         };
         let tick = registration.driver.tick_for(deadline);
@@ -97,20 +128,31 @@ impl Sleep {
         if tick < registration.tick {
             match registration
                 .driver
-                .reset(registration.shard, registration.key, tick)
+                .reset(registration.shard(), registration.key, tick)
             {
                 Some(placed) => registration.tick = placed,
                 // It fired already, and that wake will poll us.
-                None => self.registration = None,
+                None => {
+                    self.state = State::Unregistered {
+                        deadline_ahead: false,
+                    }
+                }
             }
         }
     }
 
+    /// Leaves the wheel; the next poll reads the clock.
     fn deregister(&mut self) {
-        if let Some(registration) = self.registration.take() {
+        let state = std::mem::replace(
+            &mut self.state,
+            State::Unregistered {
+                deadline_ahead: false,
+            },
+        );
+        if let State::Registered(registration) = state {
             let _ = registration
                 .driver
-                .cancel(registration.shard, registration.key, registration.tick);
+                .cancel(registration.shard(), registration.key, registration.tick);
         }
     }
 }
@@ -121,51 +163,45 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let deadline = this.deadline;
-        let Some(registration) = &mut this.registration else {
-            if !this.deadline_ahead && Instant::now() >= deadline {
-                return Poll::Ready(());
-            }
-            let registration = context::with_current("heist::time::Sleep", |driver, shard| {
-                let tick = driver.tick_for(deadline);
-                // The wheel already advanced past the deadline: it has passed, no clock needed.
-                if driver.has_fired(shard, tick) {
-                    return None;
+        let registration = match &mut this.state {
+            State::Unregistered { deadline_ahead } => {
+                if !*deadline_ahead && Instant::now() >= deadline {
+                    return Poll::Ready(());
                 }
-                let (key, tick) = driver.register(shard, tick, cx.waker());
-                Some(Registration {
-                    driver: driver.clone(),
-                    shard,
-                    key,
-                    tick,
-                })
-            });
-            this.registration = registration;
-            return if this.registration.is_some() {
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            };
+                let registered = context::with_current("heist::time::Sleep", |driver, shard| {
+                    let tick = driver.tick_for(deadline);
+                    // The wheel already advanced past the deadline: it has passed.
+                    (!driver.has_fired(shard, tick))
+                        .then(|| Registration::new(driver, shard, tick, cx.waker()))
+                });
+                return match registered {
+                    Some(registration) => {
+                        this.state = State::Registered(registration);
+                        Poll::Pending
+                    }
+                    None => Poll::Ready(()),
+                };
+            }
+            State::Registered(registration) => registration,
         };
-        let Registration {
-            driver,
-            shard,
-            key,
-            tick,
-        } = registration;
-        let fired = driver.has_fired(*shard, *tick) || !driver.update_waker(*shard, *key, cx.waker());
+        let (driver, shard) = (&registration.driver, registration.shard());
+        let fired = driver.has_fired(shard, registration.tick)
+            || !driver.update_waker(shard, registration.key, cx.waker());
         if !fired {
             return Poll::Pending;
         }
         let wanted = driver.tick_for(deadline);
-        if wanted <= *tick {
-            this.registration = None;
+        if wanted <= registration.tick {
+            // Fired at its tick, which is not before the deadline.
+            this.state = State::Unregistered {
+                deadline_ahead: false,
+            };
             return Poll::Ready(());
         }
         // The deadline moved later since the entry was placed: register again, on this
         // thread's shard if it belongs to the same runtime.
-        let new_shard = context::shard_of(driver).unwrap_or(*shard);
-        let (new_key, placed) = driver.register(new_shard, wanted, cx.waker());
-        (*shard, *key, *tick) = (new_shard, new_key, placed);
+        let shard = context::shard_of(driver).unwrap_or(shard);
+        *registration = Registration::new(&driver.clone(), shard, wanted, cx.waker());
         Poll::Pending
     }
 }
@@ -175,3 +211,5 @@ impl Drop for Sleep {
         self.deregister();
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Sleep>() <= 48);
