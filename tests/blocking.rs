@@ -194,3 +194,17 @@ fn idle_blocking_threads_leave_after_the_keep_alive_and_come_back_on_demand() {
         assert_eq!(rt.block_on(rt.spawn_blocking(|| 2)).unwrap(), 2);
     });
 }
+
+#[test]
+fn duration_max_is_accepted_where_durations_are_taken() {
+    run_with_timeout("duration_max", || {
+        let rt = heist::runtime::Builder::new()
+            .worker_threads(1)
+            .thread_keep_alive(std::time::Duration::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(rt.spawn_blocking(|| 3)).unwrap(), 3);
+        // Nothing is running, so this returns at once rather than overflowing a deadline.
+        rt.shutdown_timeout(std::time::Duration::MAX);
+    });
+}
