@@ -13,6 +13,8 @@
 //! (I/O) and `heist-timer` (the timer wheel, `sleep`, `timeout`, `interval`). This crate
 //! re-exports them under tokio's names.
 
+#![warn(missing_docs)]
+
 pub use heist_executor::{Runtime, spawn, spawn_blocking};
 
 /// Building, entering and watching a runtime.

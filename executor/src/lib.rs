@@ -4,7 +4,7 @@
 //! One worker thread per core. Each worker has a FIFO run queue (a `crossbeam-deque` worker
 //! that its peers steal from) and a **LIFO slot** holding the task it most recently spawned or
 //! woke, which runs next: a message's receiver runs while the message is still in cache. At
-//! most [`MAX_LIFO_POLLS`](worker) polls in a row come from the slot, so two tasks messaging
+//! most three polls in a row come from the slot, so two tasks messaging
 //! each other cannot monopolise a worker. Tasks spawned or woken from other threads go to a
 //! global **injector**, which each worker also checks every 61 polls. See `worker.rs` for a
 //! task's path from `spawn` to its first poll.
@@ -59,6 +59,8 @@
 //! # Leaves
 //! This crate knows nothing of I/O: the reactor will plug into the same park (the timer
 //! sleeper will wait in the poller until the next deadline).
+
+#![warn(missing_docs)]
 
 mod blocking;
 mod context;

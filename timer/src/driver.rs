@@ -119,6 +119,7 @@ impl Driver {
         }
     }
 
+    /// How many wheels: one per worker plus one for other threads.
     pub fn num_shards(&self) -> usize {
         self.shards.len()
     }

@@ -94,14 +94,17 @@ impl Interval {
         Pin::new(&mut self.delay).reset(deadline_after(Instant::now(), self.period));
     }
 
+    /// The time between ticks.
     pub fn period(&self) -> Duration {
         self.period
     }
 
+    /// What happens to ticks delivered late.
     pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
         self.missed_tick_behavior
     }
 
+    /// Chooses what happens to ticks delivered late (default [`MissedTickBehavior::Burst`]).
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.missed_tick_behavior = behavior;
     }

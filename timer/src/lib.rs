@@ -89,6 +89,8 @@
 //! [`Wheel::next_deadline`] is exact unless a cancellation removed the earliest entry of a
 //! slot that is still occupied; then it is an earlier tick, never a later one (see its docs).
 
+#![warn(missing_docs)]
+
 mod context;
 mod driver;
 mod interval;

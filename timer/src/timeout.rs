@@ -57,14 +57,17 @@ pub struct Timeout<F> {
 }
 
 impl<F> Timeout<F> {
+    /// The wrapped future.
     pub fn get_ref(&self) -> &F {
         &self.future
     }
 
+    /// The wrapped future, mutably.
     pub fn get_mut(&mut self) -> &mut F {
         &mut self.future
     }
 
+    /// Gives the wrapped future back, dropping the deadline.
     pub fn into_inner(self) -> F {
         self.future
     }

@@ -120,6 +120,7 @@ impl<T> Wheel<T> {
         self.slab.len()
     }
 
+    /// True when no timer is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
