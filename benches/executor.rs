@@ -12,31 +12,23 @@
 //! Run: `cargo bench --bench executor` (or `-- spawn_many_local` for one
 //! workload).
 
+mod common;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
-use std::sync::{Arc, LazyLock};
-use std::thread;
-use std::time::Duration;
 
 use async_executor::Executor;
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::sync::oneshot;
 
-/// Worker threads used when `HEIST_BENCH_WORKERS` is not set.
-const DEFAULT_WORKERS: usize = 2;
+use common::{Smol, configure, count_down, countdown, heist_rt, tokio_rt};
 
-/// Worker threads for every runtime: `HEIST_BENCH_WORKERS`, default 2.
-static WORKERS: LazyLock<usize> = LazyLock::new(|| {
-    std::env::var("HEIST_BENCH_WORKERS")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(DEFAULT_WORKERS)
-});
+/// Criterion samples per workload.
+const SAMPLE_SIZE: usize = 20;
 
 const SPAWN_MANY: usize = 10_000;
 const YIELD_TASKS: usize = 200;
@@ -45,92 +37,11 @@ const PING_PONG_PAIRS: usize = 1_000;
 const CHAIN_LEN: usize = 1_000;
 
 // ---------------------------------------------------------------------------
-// Runtimes
-// ---------------------------------------------------------------------------
-
-fn heist_rt() -> heist::Runtime {
-    heist::runtime::Builder::new()
-        .worker_threads(*WORKERS)
-        .build()
-        .expect("build heist runtime")
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(*WORKERS)
-        .build()
-        .expect("build tokio runtime")
-}
-
-/// smol's multi-threaded setup: one `async_executor::Executor` run by
-/// `WORKERS` std threads. Dropping it stops and joins the threads.
-struct Smol {
-    ex: Arc<Executor<'static>>,
-    stops: Vec<oneshot::Sender<()>>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Smol {
-    fn new() -> Self {
-        let ex = Arc::new(Executor::new());
-        let mut stops = Vec::new();
-        let mut threads = Vec::new();
-        for i in 0..*WORKERS {
-            let (stop_tx, stop_rx) = oneshot::channel::<()>();
-            let ex = ex.clone();
-            let t = thread::Builder::new()
-                .name(format!("smol-worker-{i}"))
-                .spawn(move || {
-                    async_io::block_on(ex.run(async {
-                        // Resolves (with Err) when the sender is dropped.
-                        let _ = stop_rx.await;
-                    }));
-                })
-                .expect("spawn smol worker");
-            stops.push(stop_tx);
-            threads.push(t);
-        }
-        Smol { ex, stops, threads }
-    }
-}
-
-impl Drop for Smol {
-    fn drop(&mut self) {
-        self.stops.clear();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Decrements `remaining`; the task that brings it to zero signals `done`.
-fn count_down(remaining: &AtomicUsize, done: &mpsc::SyncSender<()>) {
-    if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-        done.send(()).expect("bench thread waits for the signal");
-    }
-}
-
-/// The shared count-down state for one iteration.
-fn countdown(n: usize) -> (Arc<AtomicUsize>, mpsc::SyncSender<()>, mpsc::Receiver<()>) {
-    let (tx, rx) = mpsc::sync_channel(1);
-    (Arc::new(AtomicUsize::new(n)), tx, rx)
-}
-
-fn configure<'a>(c: &'a mut Criterion, name: &str, elements: usize) -> BenchmarkGroup<'a, WallTime> {
-    let mut g = c.benchmark_group(name);
-    g.sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Elements(elements as u64));
-    g
-}
-
-// ---------------------------------------------------------------------------
 // spawn_many_local: a task on a worker spawns 10_000 tasks.
 // ---------------------------------------------------------------------------
 
 fn spawn_many_local(c: &mut Criterion) {
-    let mut g = configure(c, "spawn_many_local", SPAWN_MANY);
+    let mut g = configure(c, "spawn_many_local", SPAWN_MANY, SAMPLE_SIZE);
 
     {
         let rt = heist_rt();
@@ -194,7 +105,7 @@ fn spawn_many_local(c: &mut Criterion) {
 // ---------------------------------------------------------------------------
 
 fn spawn_many_remote(c: &mut Criterion) {
-    let mut g = configure(c, "spawn_many_remote", SPAWN_MANY);
+    let mut g = configure(c, "spawn_many_remote", SPAWN_MANY, SAMPLE_SIZE);
 
     {
         let rt = heist_rt();
@@ -254,7 +165,7 @@ fn spawn_many_remote(c: &mut Criterion) {
 // ---------------------------------------------------------------------------
 
 fn yield_many(c: &mut Criterion) {
-    let mut g = configure(c, "yield_many", YIELD_TASKS * YIELDS_PER_TASK);
+    let mut g = configure(c, "yield_many", YIELD_TASKS * YIELDS_PER_TASK, SAMPLE_SIZE);
 
     {
         let rt = heist_rt();
@@ -343,7 +254,7 @@ where
 }
 
 fn ping_pong(c: &mut Criterion) {
-    let mut g = configure(c, "ping_pong", PING_PONG_PAIRS);
+    let mut g = configure(c, "ping_pong", PING_PONG_PAIRS, SAMPLE_SIZE);
 
     {
         let rt = heist_rt();
@@ -431,7 +342,7 @@ fn smol_chain(ex: Arc<Executor<'static>>, n: usize, done: mpsc::SyncSender<()>) 
 }
 
 fn chained_spawn(c: &mut Criterion) {
-    let mut g = configure(c, "chained_spawn", CHAIN_LEN);
+    let mut g = configure(c, "chained_spawn", CHAIN_LEN, SAMPLE_SIZE);
 
     {
         let rt = heist_rt();

@@ -22,32 +22,23 @@
 //!
 //! Run: `cargo bench --bench timer` (or `-- timeout_churn` for one workload).
 
+mod common;
+
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
-use std::sync::{Arc, LazyLock};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_executor::Executor;
 use async_io::Timer;
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use futures_lite::future::poll_once;
-use tokio::sync::oneshot;
 
-/// Worker threads used when `HEIST_BENCH_WORKERS` is not set.
-const DEFAULT_WORKERS: usize = 2;
+use common::{Smol, configure, count_down, countdown, heist_rt, parked_sleeper, tokio_rt, wait_polled};
 
-/// Worker threads for every runtime: `HEIST_BENCH_WORKERS`, default 2.
-static WORKERS: LazyLock<usize> = LazyLock::new(|| {
-    std::env::var("HEIST_BENCH_WORKERS")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(DEFAULT_WORKERS)
-});
+/// Criterion samples per workload (`register_with_many` takes more).
+const SAMPLE_SIZE: usize = 10;
 
 const STORM_TASKS: usize = 10_000;
 const STORM_SLEEPS: usize = 5;
@@ -63,88 +54,6 @@ const REGISTER_PENDING: [usize; 2] = [0, 1_000_000];
 const HOUR: Duration = Duration::from_secs(3600);
 
 // ---------------------------------------------------------------------------
-// Runtimes
-// ---------------------------------------------------------------------------
-
-fn heist_rt() -> heist::Runtime {
-    heist::runtime::Builder::new()
-        .worker_threads(*WORKERS)
-        .build()
-        .expect("build heist runtime")
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(*WORKERS)
-        .enable_time()
-        .build()
-        .expect("build tokio runtime")
-}
-
-/// smol's multi-threaded setup: one `async_executor::Executor` run by
-/// `WORKERS` std threads. Dropping it stops and joins the threads.
-struct Smol {
-    ex: Arc<Executor<'static>>,
-    stops: Vec<oneshot::Sender<()>>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Smol {
-    fn new() -> Self {
-        let ex = Arc::new(Executor::new());
-        let mut stops = Vec::new();
-        let mut threads = Vec::new();
-        for i in 0..*WORKERS {
-            let (stop_tx, stop_rx) = oneshot::channel::<()>();
-            let ex = ex.clone();
-            let t = thread::Builder::new()
-                .name(format!("smol-worker-{i}"))
-                .spawn(move || {
-                    async_io::block_on(ex.run(async {
-                        // Resolves (with Err) when the sender is dropped.
-                        let _ = stop_rx.await;
-                    }));
-                })
-                .expect("spawn smol worker");
-            stops.push(stop_tx);
-            threads.push(t);
-        }
-        Smol { ex, stops, threads }
-    }
-}
-
-impl Drop for Smol {
-    fn drop(&mut self) {
-        self.stops.clear();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Decrements `remaining`; the task that brings it to zero signals `done`.
-fn count_down(remaining: &AtomicUsize, done: &mpsc::SyncSender<()>) {
-    if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-        done.send(()).expect("bench thread waits for the signal");
-    }
-}
-
-/// The shared count-down state for one iteration.
-fn countdown(n: usize) -> (Arc<AtomicUsize>, mpsc::SyncSender<()>, mpsc::Receiver<()>) {
-    let (tx, rx) = mpsc::sync_channel(1);
-    (Arc::new(AtomicUsize::new(n)), tx, rx)
-}
-
-fn configure<'a>(c: &'a mut Criterion, name: &str, elements: usize) -> BenchmarkGroup<'a, WallTime> {
-    let mut g = c.benchmark_group(name);
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Elements(elements as u64));
-    g
-}
-
-// ---------------------------------------------------------------------------
 // timer_storm: 10_000 tasks x 5 sequential 1 ms sleeps.
 // ---------------------------------------------------------------------------
 
@@ -157,7 +66,7 @@ async fn storm_task<F: Future>(sleep: impl Fn() -> F, rem: Arc<AtomicUsize>, don
 }
 
 fn timer_storm(c: &mut Criterion) {
-    let mut g = configure(c, "timer_storm", STORM_TASKS * STORM_SLEEPS);
+    let mut g = configure(c, "timer_storm", STORM_TASKS * STORM_SLEEPS, SAMPLE_SIZE);
     // An iteration takes several milliseconds: equal iteration counts per sample.
     g.sampling_mode(SamplingMode::Flat);
 
@@ -224,7 +133,7 @@ async fn smol_timeout<T>(d: Duration, fut: impl Future<Output = T>) -> Result<T,
 }
 
 fn timeout_churn(c: &mut Criterion) {
-    let mut g = configure(c, "timeout_churn", CHURN_TASKS * CHURN_PER_TASK);
+    let mut g = configure(c, "timeout_churn", CHURN_TASKS * CHURN_PER_TASK, SAMPLE_SIZE);
     g.sampling_mode(SamplingMode::Flat);
 
     {
@@ -303,32 +212,6 @@ fn timeout_churn(c: &mut Criterion) {
 // with 0 or 1_000_000 timers pending.
 // ---------------------------------------------------------------------------
 
-/// A task that creates a sleep with `sleep`, registers it (polls it once),
-/// counts itself in `polled` and then waits for it (an hour: until the
-/// runtime is dropped).
-async fn parked_sleeper<F: Future>(sleep: impl FnOnce() -> F, polled: Arc<AtomicUsize>) {
-    // Created on the worker: tokio's `sleep` needs the runtime's context.
-    let mut sleep = pin!(sleep());
-    assert!(poll_once(sleep.as_mut()).await.is_none(), "an hour went by");
-    polled.fetch_add(1, Ordering::Relaxed);
-    sleep.await;
-}
-
-/// Waits until `polled` reaches `n` (every sleeper registered its timer),
-/// then lets the workers settle.
-fn wait_polled(polled: &AtomicUsize, n: usize) {
-    let start = Instant::now();
-    while polled.load(Ordering::Relaxed) < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "only {} of {n} sleepers registered within 120 s",
-            polled.load(Ordering::Relaxed)
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-    thread::sleep(Duration::from_millis(200));
-}
-
 /// The measured loop: create a one-hour sleep, poll it once (registers it),
 /// drop it (cancels it); `REGISTER_LOOPS` times.
 async fn register_cancel_loop<F: Future>(sleep: impl Fn() -> F) {
@@ -340,8 +223,7 @@ async fn register_cancel_loop<F: Future>(sleep: impl Fn() -> F) {
 
 fn register_with_many(c: &mut Criterion) {
     for pending in REGISTER_PENDING {
-        let mut g = configure(c, &format!("register_with_many/{pending}"), REGISTER_LOOPS);
-        g.sample_size(20);
+        let mut g = configure(c, &format!("register_with_many/{pending}"), REGISTER_LOOPS, 20);
 
         {
             let rt = heist_rt();
@@ -349,7 +231,7 @@ fn register_with_many(c: &mut Criterion) {
             for _ in 0..pending {
                 drop(rt.spawn(parked_sleeper(|| heist::time::sleep(HOUR), polled.clone())));
             }
-            wait_polled(&polled, pending);
+            wait_polled(&polled, pending, "sleepers registered");
             g.bench_function("heist", |b| {
                 b.iter(|| {
                     let task = rt.spawn(register_cancel_loop(|| heist::time::sleep(HOUR)));
@@ -364,7 +246,7 @@ fn register_with_many(c: &mut Criterion) {
             for _ in 0..pending {
                 drop(rt.spawn(parked_sleeper(|| tokio::time::sleep(HOUR), polled.clone())));
             }
-            wait_polled(&polled, pending);
+            wait_polled(&polled, pending, "sleepers registered");
             g.bench_function("tokio", |b| {
                 b.iter(|| {
                     // Unconstrained: tokio's coop budget (128 per poll) would
@@ -386,7 +268,7 @@ fn register_with_many(c: &mut Criterion) {
                     .spawn(parked_sleeper(|| Timer::after(HOUR), polled.clone()))
                     .detach();
             }
-            wait_polled(&polled, pending);
+            wait_polled(&polled, pending, "sleepers registered");
             g.bench_function("smol", |b| {
                 b.iter(|| {
                     let task = smol.ex.spawn(register_cancel_loop(|| Timer::after(HOUR)));

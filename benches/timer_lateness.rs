@@ -17,18 +17,17 @@
 //!
 //! Run: `cargo bench --bench timer_lateness` (quick: `HEIST_MEM_TASKS=100000`).
 
+mod common;
+
 use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use async_executor::Executor;
 use async_io::Timer;
-use futures_lite::future::poll_once;
 
-const DEFAULT_WORKERS: usize = 2;
+use common::{Measurement, Smol, WORKERS, env_usize, parked_sleeper, ratio, wait_polled};
+
 const DEFAULT_MEM_TASKS: usize = 1_000_000;
 
 const LATENESS_TASKS: usize = 100;
@@ -36,52 +35,10 @@ const SLEEPS_PER_TASK: usize = 100;
 const SLEEP: Duration = Duration::from_millis(1);
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name).ok()?.trim().replace('_', "").parse().ok()
-}
-
-fn workers() -> usize {
-    env_usize("HEIST_BENCH_WORKERS")
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_WORKERS)
-}
-
 fn mem_tasks() -> usize {
     env_usize("HEIST_MEM_TASKS")
         .filter(|&n| n > 0)
         .unwrap_or(DEFAULT_MEM_TASKS)
-}
-
-/// Resident set size of this process in bytes (VmRSS).
-fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .expect("VmRSS in /proc/self/status");
-    let kb: usize = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .expect("VmRSS value");
-    kb * 1024
-}
-
-/// Give memory freed by the previous runtime back to the OS, so that its
-/// free lists do not absorb the next runtime's allocations (glibc only).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: glibc's malloc_trim has no preconditions.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -92,7 +49,7 @@ fn release_free_memory() {
 /// all the spawned futures' outputs.
 trait Rt: Sized + 'static {
     const NAME: &'static str;
-    fn new(workers: usize) -> Self;
+    fn new() -> Self;
     /// Spawns `n` tasks made by `task(i)` and waits for all their outputs.
     fn run_all<T, F>(&self, n: usize, task: impl Fn(usize) -> F) -> Vec<T>
     where
@@ -111,13 +68,8 @@ struct Heist(heist::Runtime);
 impl Rt for Heist {
     const NAME: &'static str = "heist";
 
-    fn new(workers: usize) -> Self {
-        Heist(
-            heist::runtime::Builder::new()
-                .worker_threads(workers)
-                .build()
-                .expect("build heist runtime"),
-        )
+    fn new() -> Self {
+        Heist(common::heist_rt())
     }
 
     fn run_all<T, F>(&self, n: usize, task: impl Fn(usize) -> F) -> Vec<T>
@@ -156,14 +108,8 @@ struct Tokio(tokio::runtime::Runtime);
 impl Rt for Tokio {
     const NAME: &'static str = "tokio";
 
-    fn new(workers: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_time()
-                .build()
-                .expect("build tokio runtime"),
-        )
+    fn new() -> Self {
+        Tokio(common::tokio_rt())
     }
 
     fn run_all<T, F>(&self, n: usize, task: impl Fn(usize) -> F) -> Vec<T>
@@ -197,46 +143,12 @@ impl Rt for Tokio {
     }
 }
 
-/// smol's multi-threaded setup: one `async_executor::Executor` run by
-/// `workers` std threads. Dropping it stops and joins the threads, then drops
-/// the executor (and with it the tasks still pending).
-struct Smol {
-    ex: Arc<Executor<'static>>,
-    stops: Vec<tokio::sync::oneshot::Sender<()>>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Drop for Smol {
-    fn drop(&mut self) {
-        self.stops.clear();
-        for t in self.threads.drain(..) {
-            t.join().expect("smol worker");
-        }
-    }
-}
-
 impl Rt for Smol {
     const NAME: &'static str = "smol";
 
-    fn new(workers: usize) -> Self {
-        let ex = Arc::new(Executor::new());
-        let mut stops = Vec::new();
-        let mut threads = Vec::new();
-        for i in 0..workers {
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let ex = ex.clone();
-            let t = thread::Builder::new()
-                .name(format!("smol-worker-{i}"))
-                .spawn(move || {
-                    async_io::block_on(ex.run(async {
-                        let _ = stop_rx.await;
-                    }));
-                })
-                .expect("spawn smol worker");
-            stops.push(stop_tx);
-            threads.push(t);
-        }
-        Smol { ex, stops, threads }
+    fn new() -> Self {
+        // The inherent `Smol::new`, not this trait function.
+        Smol::new()
     }
 
     fn run_all<T, F>(&self, n: usize, task: impl Fn(usize) -> F) -> Vec<T>
@@ -313,10 +225,10 @@ impl Lateness {
     }
 }
 
-fn measure_lateness<R: Rt>(workers: usize) -> Lateness {
-    let rt = R::new(workers);
+fn measure_lateness<R: Rt>() -> Lateness {
+    let rt = R::new();
     // Warm up: start the workers and the timer machinery.
-    rt.run_all(workers * 4, |_| lateness_task::<R>(10));
+    rt.run_all(*WORKERS * 4, |_| lateness_task::<R>(10));
     let mut samples: Vec<i64> = rt
         .run_all(LATENESS_TASKS, |_| lateness_task::<R>(SLEEPS_PER_TASK))
         .into_iter()
@@ -337,70 +249,32 @@ fn measure_lateness<R: Rt>(workers: usize) -> Lateness {
 /// Registers a one-hour sleep (polls it once), counts itself in `polled`,
 /// then waits on it until the runtime is dropped.
 async fn sleeping_task<R: Rt>(polled: Arc<AtomicUsize>) {
-    let mut sleep = pin!(R::sleep(HOUR));
-    assert!(poll_once(sleep.as_mut()).await.is_none(), "an hour went by");
-    polled.fetch_add(1, Ordering::Relaxed);
-    sleep.await;
+    parked_sleeper(|| R::sleep(HOUR), polled).await;
 }
 
-/// Waits until `polled` reaches `n` (every task has registered its sleep),
-/// then lets the workers settle.
-fn wait_polled(polled: &AtomicUsize, n: usize) {
-    let start = Instant::now();
-    while polled.load(Ordering::Relaxed) < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "only {} of {n} tasks registered a sleep within 120 s",
-            polled.load(Ordering::Relaxed)
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-    thread::sleep(Duration::from_millis(200));
-}
-
-struct Memory {
-    name: &'static str,
-    before: usize,
-    after: usize,
-}
-
-impl Memory {
-    fn per_task(&self, n: usize) -> f64 {
-        self.after.saturating_sub(self.before) as f64 / n as f64
-    }
-}
-
-fn measure_memory<R: Rt>(n: usize, workers: usize) -> Memory {
-    let rt = R::new(workers);
+fn measure_memory<R: Rt>(n: usize) -> Measurement {
+    let rt = R::new();
     // Warm up: start the workers and touch the timers' lazily built state.
-    rt.run_all(workers * 4, |_| async {
+    rt.run_all(*WORKERS * 4, |_| async {
         R::sleep(Duration::from_millis(1)).await;
     });
     let polled = Arc::new(AtomicUsize::new(0));
-    let before = rss_bytes();
+    let before = common::rss_bytes();
     for _ in 0..n {
         rt.spawn_detached(sleeping_task::<R>(polled.clone()));
     }
-    wait_polled(&polled, n);
-    let after = rss_bytes();
+    wait_polled(&polled, n, "tasks registered a sleep");
+    let after = common::rss_bytes();
     drop(rt);
-    Memory {
+    Measurement {
         name: R::NAME,
         before,
         after,
     }
 }
 
-fn ratio(x: f64, base: f64) -> String {
-    if base > 0.0 {
-        format!("{:.2}", x / base)
-    } else {
-        "n/a".to_string()
-    }
-}
-
 fn main() {
-    let workers = workers();
+    let workers = *WORKERS;
     let n = mem_tasks();
     println!(
         "lateness: {LATENESS_TASKS} tasks x {SLEEPS_PER_TASK} sequential sleeps of {SLEEP:?}, \
@@ -414,8 +288,8 @@ fn main() {
         measure_lateness::<Tokio>,
         measure_lateness::<Smol>,
     ] {
-        release_free_memory();
-        let l = measure(workers);
+        common::release_free_memory();
+        let l = measure();
         eprintln!(
             "{}: {} sleeps, lateness min {:.1} us, median {:.1} us",
             l.name,
@@ -448,28 +322,13 @@ fn main() {
 
     println!("memory: {n} tasks each sleeping {HOUR:?}, worker threads: {workers}");
     println!();
-    let mut memory = Vec::new();
-    for measure in [
-        measure_memory::<Heist>,
-        measure_memory::<Tokio>,
-        measure_memory::<Smol>,
-    ] {
-        release_free_memory();
-        let m = measure(n, workers);
-        eprintln!(
-            "{}: VmRSS {:.1} MiB -> {:.1} MiB",
-            m.name,
-            m.before as f64 / (1024.0 * 1024.0),
-            m.after as f64 / (1024.0 * 1024.0)
-        );
-        memory.push(m);
-    }
-
-    let base = memory[0].per_task(n);
-    println!("| runtime | bytes per sleeping task | ratio vs heist |");
-    println!("| --- | ---: | ---: |");
-    for m in &memory {
-        let per = m.per_task(n);
-        println!("| {} | {per:.1} | {} |", m.name, ratio(per, base));
-    }
+    let memory = common::measure_each(
+        n,
+        [
+            measure_memory::<Heist>,
+            measure_memory::<Tokio>,
+            measure_memory::<Smol>,
+        ],
+    );
+    common::print_memory_table(&memory, n, "sleeping task");
 }
