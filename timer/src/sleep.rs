@@ -74,6 +74,9 @@ enum State {
 struct Registration {
     driver: Arc<Driver>,
     shard: u32,
+    /// Set by `reset`: the new deadline may already have passed, so the next poll reads the
+    /// clock rather than wait for the entry (moved to fire at once) to come round.
+    check_clock: bool,
     key: Key,
     /// The tick the wheel holds the entry at: a reset to a later deadline leaves it there.
     tick: u64,
@@ -91,6 +94,7 @@ impl Registration {
         Registration {
             driver: driver.clone(),
             shard,
+            check_clock: false,
             key,
             tick,
         }
@@ -109,22 +113,23 @@ impl Sleep {
     }
 
     /// Moves the deadline; the sleep completes at the new one even if the old one passed.
+    ///
+    /// Safe to call from another task than the one awaiting the sleep: the entry stays in
+    /// the wheel (moved to fire at once if the new deadline has passed), so the waiting task
+    /// is woken either way.
     pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
         self.deadline = deadline;
-        if deadline <= Instant::now() {
-            // Already passed: the next poll completes, as its clock check will tell.
-            self.deregister();
-            return;
-        }
-        let State::Registered(registration) = &mut self.state else {
-            self.state = State::Unregistered {
-                deadline_ahead: false,
-            };
-            return;
+        let registration = match &mut self.state {
+            State::Unregistered { deadline_ahead } => {
+                *deadline_ahead = false;
+                return;
+            }
+            State::Registered(registration) => registration,
         };
+        registration.check_clock = true;
         let tick = registration.driver.tick_for(deadline);
         // A later deadline keeps the old entry: when it fires, the poll finds the deadline
-        // beyond it and registers again. An earlier one must move now to wake in time.
+        // beyond it and registers again. An earlier one moves now, to wake in time.
         if tick < registration.tick {
             match registration
                 .driver
@@ -184,6 +189,10 @@ impl Future for Sleep {
             }
             State::Registered(registration) => registration,
         };
+        if std::mem::take(&mut registration.check_clock) && Instant::now() >= deadline {
+            this.deregister();
+            return Poll::Ready(());
+        }
         let (driver, shard) = (&registration.driver, registration.shard());
         let fired = driver.has_fired(shard, registration.tick)
             || !driver.update_waker(shard, registration.key, cx.waker());
