@@ -168,8 +168,9 @@ fn no_timer_fires_early_10_000_sleeps_on_1_000_tasks() {
                             }
                             _ => {
                                 let deadline = Instant::now() + d;
-                                // The inner sleep is longer: the timeout's own deadline wins.
-                                let result = timeout_at(deadline, sleep(d + ms(50))).await;
+                                // The inner sleep is an hour longer: the timeout's own deadline wins
+                                // (a margin of 50 ms lost to a task starved under heavy load).
+                                let result = timeout_at(deadline, sleep(d + Duration::from_secs(3600))).await;
                                 let now = Instant::now();
                                 if result.is_ok() {
                                     violations
@@ -1348,5 +1349,42 @@ fn dropping_a_runtime_with_1_000_sleeping_tasks_drops_each_future_once() {
         // Dropping a sleep after its runtime is gone is harmless.
         drop(survivor);
         assert_eq!(drops.load(Ordering::SeqCst), TASKS);
+    });
+}
+
+#[test]
+fn reset_into_the_past_from_another_task_still_wakes_the_sleeper() {
+    run_with_timeout("sleep_reset_past_shared", || {
+        let rt = runtime(2);
+        let shared = Arc::new(Mutex::new(sleep(Duration::from_secs(60))));
+        let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
+        let sleeper = {
+            let shared = shared.clone();
+            rt.spawn(async move {
+                let mut registered_tx = Some(registered_tx);
+                poll_fn(|cx| {
+                    let poll = Pin::new(&mut *shared.lock().unwrap()).poll(cx);
+                    if let Some(tx) = registered_tx.take() {
+                        tx.send(()).unwrap();
+                    }
+                    poll
+                })
+                .await;
+            })
+        };
+        rt.block_on(async {
+            registered_rx.await.unwrap();
+            // Already passed when the other task resets it: the waiting task must still be
+            // woken, by the entry moved to fire at once.
+            let past = Instant::now() - ms(1);
+            heist::spawn(async move { Pin::new(&mut *shared.lock().unwrap()).reset(past) })
+                .await
+                .unwrap();
+            let result = unless_guard_fires_first(Duration::from_secs(30), sleeper).await;
+            assert!(
+                matches!(result, Ok(Ok(()))),
+                "a sleep reset into the past by another task was never woken: {result:?}"
+            );
+        });
     });
 }
