@@ -755,6 +755,31 @@ fn reset_moves_the_deadline_both_ways_and_revives_a_completed_sleep() {
     });
 }
 
+/// Spawns a task that awaits the shared sleep (registering it on its worker's shard) and
+/// returns when it completed; the receiver fires once the sleep is registered.
+fn spawn_shared_sleeper(
+    rt: &heist::Runtime,
+    shared: Arc<Mutex<Sleep>>,
+) -> (
+    heist::task::JoinHandle<Instant>,
+    tokio::sync::oneshot::Receiver<()>,
+) {
+    let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
+    let sleeper = rt.spawn(async move {
+        let mut registered_tx = Some(registered_tx);
+        poll_fn(|cx| {
+            let poll = Pin::new(&mut *shared.lock().unwrap()).poll(cx);
+            if let Some(tx) = registered_tx.take() {
+                tx.send(()).unwrap();
+            }
+            poll
+        })
+        .await;
+        Instant::now()
+    });
+    (sleeper, registered_rx)
+}
+
 #[test]
 fn reset_from_another_task_wakes_the_sleeper_at_the_new_deadline() {
     run_with_timeout("sleep_reset_shared", || {
@@ -762,32 +787,16 @@ fn reset_from_another_task_wakes_the_sleeper_at_the_new_deadline() {
         // The sleep is registered by one task (on its worker's shard) and moved earlier by
         // another, possibly on the other worker.
         let shared = Arc::new(Mutex::new(sleep(Duration::from_secs(60))));
-        let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
-        let sleeper = {
-            let shared = shared.clone();
-            rt.spawn(async move {
-                let mut registered_tx = Some(registered_tx);
-                poll_fn(|cx| {
-                    let poll = Pin::new(&mut *shared.lock().unwrap()).poll(cx);
-                    if let Some(tx) = registered_tx.take() {
-                        tx.send(()).unwrap();
-                    }
-                    poll
-                })
-                .await;
-                let deadline = shared.lock().unwrap().deadline();
-                Instant::now() >= deadline
-            })
-        };
+        let (sleeper, registered) = spawn_shared_sleeper(&rt, shared.clone());
         rt.block_on(async {
-            registered_rx.await.unwrap();
+            registered.await.unwrap();
             let new = Instant::now() + ms(5);
             heist::spawn(async move { Pin::new(&mut *shared.lock().unwrap()).reset(new) })
                 .await
                 .unwrap();
             let result = timeout(Duration::from_secs(30), sleeper).await;
             assert_eq!(
-                result.map(|r| r.unwrap()),
+                result.map(|done| done.unwrap() >= new),
                 Ok(true),
                 "a sleep moved earlier by another task must complete at (not before) the new deadline"
             );
@@ -1357,23 +1366,9 @@ fn reset_into_the_past_from_another_task_still_wakes_the_sleeper() {
     run_with_timeout("sleep_reset_past_shared", || {
         let rt = runtime(2);
         let shared = Arc::new(Mutex::new(sleep(Duration::from_secs(60))));
-        let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
-        let sleeper = {
-            let shared = shared.clone();
-            rt.spawn(async move {
-                let mut registered_tx = Some(registered_tx);
-                poll_fn(|cx| {
-                    let poll = Pin::new(&mut *shared.lock().unwrap()).poll(cx);
-                    if let Some(tx) = registered_tx.take() {
-                        tx.send(()).unwrap();
-                    }
-                    poll
-                })
-                .await;
-            })
-        };
+        let (sleeper, registered) = spawn_shared_sleeper(&rt, shared.clone());
         rt.block_on(async {
-            registered_rx.await.unwrap();
+            registered.await.unwrap();
             // Already passed when the other task resets it: the waiting task must still be
             // woken, by the entry moved to fire at once.
             let past = Instant::now() - ms(1);
@@ -1382,7 +1377,7 @@ fn reset_into_the_past_from_another_task_still_wakes_the_sleeper() {
                 .unwrap();
             let result = unless_guard_fires_first(Duration::from_secs(30), sleeper).await;
             assert!(
-                matches!(result, Ok(Ok(()))),
+                matches!(result, Ok(Ok(_))),
                 "a sleep reset into the past by another task was never woken: {result:?}"
             );
         });
