@@ -242,12 +242,6 @@ impl Driver {
             .unwrap_or(NEVER)
     }
 
-    /// When the earliest timer is due, as far as the driver knows (never later than that).
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let tick = self.next_tick();
-        (tick != NEVER).then(|| self.instant_of(tick))
-    }
-
     /// True when some timer may be due now: cheap enough for a busy worker to ask often.
     pub fn is_due(&self) -> bool {
         let next = self.next_tick();
