@@ -53,8 +53,9 @@ impl Idle {
     }
 
     /// Called after work was published: picks a sleeper to wake (counted as searching), if one
-    /// is needed; `last_choice` (the worker sleeping on the timers) only if it is the only one.
-    pub(crate) fn worker_to_notify(&self, last_choice: usize) -> Option<usize> {
+    /// is needed; `last_choice()` (the worker sleeping on the timers) only if it is the only
+    /// one. `last_choice` is asked only when a sleeper is actually woken, off the hot path.
+    pub(crate) fn worker_to_notify(&self, last_choice: impl FnOnce() -> usize) -> Option<usize> {
         // Orders the caller's queue push before the read of the counts.
         fence(SeqCst);
         if !self.should_wake_someone() {
@@ -64,6 +65,7 @@ impl Idle {
         if !self.should_wake_someone() {
             return None;
         }
+        let last_choice = last_choice();
         let position = match sleepers.iter().rposition(|&worker| worker != last_choice) {
             Some(position) => position,
             None => sleepers.len().checked_sub(1)?,

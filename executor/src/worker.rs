@@ -169,7 +169,7 @@ impl Shared {
 
     /// Wakes a sleeping worker if the work just published needs one.
     pub(crate) fn notify_parked(&self) {
-        if let Some(index) = self.idle.worker_to_notify(self.timer_sleeper.load(Relaxed)) {
+        if let Some(index) = self.idle.worker_to_notify(|| self.timer_sleeper.load(Relaxed)) {
             self.remotes[index].parker.unpark();
         }
     }
