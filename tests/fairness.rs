@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use common::{DropCounter, SelfWakeForever, run_with_timeout, runtime, yield_forever};
+use common::{DropCounter, SelfWakeForever, run_with_timeout, runtime, spawn_and_sum, yield_forever};
 use heist::task::JoinHandle;
 use tokio::sync::oneshot;
 
@@ -59,42 +59,12 @@ fn others_finish_despite(hog: Hog) {
         rt.block_on(started_rx).expect("the hog never started");
 
         // Tasks spawned from block_on (outside the worker).
-        let sum = rt.block_on(async {
-            let handles: Vec<JoinHandle<u64>> = (0..100u64)
-                .map(|i| {
-                    heist::spawn(async move {
-                        for _ in 0..3 {
-                            heist::task::yield_now().await;
-                        }
-                        i
-                    })
-                })
-                .collect();
-            let mut sum = 0;
-            for h in handles {
-                sum += h.await.expect("task failed");
-            }
-            sum
-        });
+        let sum = rt.block_on(spawn_and_sum(100, 3));
         assert_eq!(sum, (0..100u64).sum::<u64>(), "{hog:?}");
 
         // Tasks spawned from a task running on the same (only) worker.
         let sum = rt
-            .block_on(rt.spawn(async {
-                let handles: Vec<JoinHandle<u64>> = (0..100u64)
-                    .map(|i| {
-                        heist::spawn(async move {
-                            heist::task::yield_now().await;
-                            i
-                        })
-                    })
-                    .collect();
-                let mut sum = 0;
-                for h in handles {
-                    sum += h.await.expect("task failed");
-                }
-                sum
-            }))
+            .block_on(rt.spawn(spawn_and_sum(100, 1)))
             .expect("spawning task failed");
         assert_eq!(sum, (0..100u64).sum::<u64>(), "{hog:?}");
 
@@ -142,15 +112,7 @@ fn two_hogs_on_two_workers_do_not_starve_others() {
                 })
             })
             .collect();
-        let sum = rt.block_on(async {
-            let handles: Vec<JoinHandle<u64>> =
-                (0..1_000u64).map(|i| heist::spawn(async move { i })).collect();
-            let mut sum = 0;
-            for h in handles {
-                sum += h.await.expect("task failed");
-            }
-            sum
-        });
+        let sum = rt.block_on(spawn_and_sum(1_000, 0));
         assert_eq!(sum, (0..1_000u64).sum::<u64>());
         for hog in &hogs {
             assert!(!hog.is_finished());

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{eventually, run_with_timeout, runtime};
+use common::{eventually, run_with_timeout, runtime, spawn_and_sum};
 use heist::Runtime;
 use heist::task::JoinHandle;
 use tokio::sync::oneshot;
@@ -59,21 +59,7 @@ fn metrics_after_spawning_and_awaiting_tasks() {
         }
 
         // N tasks, spawned and awaited.
-        let sum = rt.block_on(async {
-            let handles: Vec<JoinHandle<usize>> = (0..N)
-                .map(|i| {
-                    heist::spawn(async move {
-                        heist::task::yield_now().await;
-                        i
-                    })
-                })
-                .collect();
-            let mut sum = 0;
-            for h in handles {
-                sum += h.await.expect("task failed");
-            }
-            sum
-        });
+        let sum = rt.block_on(spawn_and_sum(N as u64, 1)) as usize;
         assert_eq!(sum, (0..N).sum::<usize>());
 
         let spawned = rt.metrics().spawned_tasks();

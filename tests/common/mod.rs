@@ -87,6 +87,26 @@ pub fn runtime(workers: usize) -> heist::Runtime {
         .expect("failed to build the runtime")
 }
 
+/// Spawns `n` tasks from the current runtime, each yielding `yields` times and returning its
+/// index, and returns the sum of what they returned.
+pub async fn spawn_and_sum(n: u64, yields: usize) -> u64 {
+    let handles: Vec<heist::task::JoinHandle<u64>> = (0..n)
+        .map(|i| {
+            heist::spawn(async move {
+                for _ in 0..yields {
+                    heist::task::yield_now().await;
+                }
+                i
+            })
+        })
+        .collect();
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.expect("task failed");
+    }
+    sum
+}
+
 /// Increments the shared counter when dropped: counts future drops.
 pub struct DropCounter(pub Arc<AtomicUsize>);
 
