@@ -60,3 +60,67 @@ pub mod time {
 pub mod task {
     pub use heist_executor::{Id, JoinError, JoinHandle, consume_budget, spawn, spawn_blocking, yield_now};
 }
+
+/// Networking: TCP, UDP and Unix-domain sockets, registered with the runtime's reactor.
+///
+/// ```
+/// use heist::io::{AsyncReadExt, AsyncWriteExt};
+/// use heist::net::{TcpListener, TcpStream};
+///
+/// heist::Runtime::new().unwrap().block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let server = heist::spawn(async move {
+///         let (mut stream, _) = listener.accept().await?;
+///         let mut buf = [0; 5];
+///         stream.read_exact(&mut buf).await?;
+///         stream.write_all(&buf).await?;
+///         std::io::Result::Ok(())
+///     });
+///     let mut client = TcpStream::connect(addr).await?;
+///     client.write_all(b"hello").await?;
+///     let mut echoed = [0; 5];
+///     client.read_exact(&mut echoed).await?;
+///     assert_eq!(&echoed, b"hello");
+///     server.await.unwrap()
+/// })
+/// .unwrap();
+/// ```
+pub mod net {
+    pub use heist_reactor::net::*;
+
+    /// The halves of a split [`TcpStream`](crate::net::TcpStream), under tokio's path.
+    pub mod tcp {
+        pub use heist_reactor::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
+    }
+}
+
+/// Asynchronous I/O: [`Async<T>`](crate::io::Async) for any file descriptor, and the
+/// `futures-io` traits with their extension methods (`read`, `read_exact`, `read_to_end`,
+/// `write_all`, `flush`, `close`, `copy`...) from `futures-lite`.
+///
+/// `close()` is tokio's `shutdown()`: on a TCP stream it sends FIN.
+///
+/// ```
+/// use heist::io::{Async, AsyncReadExt, AsyncWriteExt};
+/// use std::os::unix::net::UnixStream;
+///
+/// heist::Runtime::new().unwrap().block_on(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
+///     b.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     a.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub mod io {
+    pub use futures_lite::io::{
+        AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite,
+        AsyncWriteExt, BufReader, BufWriter, Cursor, copy, empty, repeat, sink,
+    };
+    pub use heist_reactor::Async;
+    pub use std::io::{Error, ErrorKind, Result};
+}

@@ -78,15 +78,18 @@ pub(crate) struct ContextGuard {
     kind: Kind,
     worker: *const Worker,
     _timers: Option<heist_timer::EnterGuard>,
+    _reactor: Option<heist_reactor::EnterGuard>,
 }
 
 fn enter_with(handle: Handle, kind: Kind, worker: *const Worker) -> ContextGuard {
     let timers = enter_timers(&handle, kind);
+    let reactor = enter_reactor(&handle);
     CONTEXT.with(|cx| ContextGuard {
         handle: cx.handle.replace(Some(handle)),
         kind: cx.kind.replace(kind),
         worker: cx.worker.replace(worker),
         _timers: timers,
+        _reactor: reactor,
     })
 }
 
@@ -104,6 +107,18 @@ fn enter_timers(handle: &Handle, kind: Kind) -> Option<heist_timer::EnterGuard> 
 /// Loom threads share one OS thread, and so the timers' thread-local: models use no timers.
 #[cfg(loom)]
 fn enter_timers(_: &Handle, _: Kind) -> Option<heist_timer::EnterGuard> {
+    None
+}
+
+/// New I/O objects on this thread register with the runtime's reactor.
+#[cfg(not(loom))]
+fn enter_reactor(handle: &Handle) -> Option<heist_reactor::EnterGuard> {
+    Some(heist_reactor::enter(handle.shared().reactor.clone()))
+}
+
+/// As with the timers: models register their sources with the reactor explicitly.
+#[cfg(loom)]
+fn enter_reactor(_: &Handle) -> Option<heist_reactor::EnterGuard> {
     None
 }
 

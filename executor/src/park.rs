@@ -1,57 +1,145 @@
-//! Putting an idle worker to sleep and waking it, on `parking_lot`'s mutex and condvar.
+//! Putting an idle thread to sleep and waking it: on its condvar, or, for the one worker that
+//! holds the I/O driver, inside the reactor's poller.
 //!
-//! `unpark` before `park` is remembered (a token), so a wake can never fall between a worker's
-//! last look at the queues and its sleep. This is the seam the reactor plugs into: one parked
-//! worker will block in the I/O poller instead of the condvar, and `unpark` will know which of
-//! the two to poke.
+//! The state word says where the thread sleeps, so that `unpark` knows what to poke:
+//!
+//! - `EMPTY`: awake, no pending wake-up.
+//! - `PARKED_CONDVAR`: asleep on the condvar; `unpark` notifies it (under the mutex, so the
+//!   notification cannot fall between the sleeper's state change and its wait).
+//! - `PARKED_DRIVER`: blocked in `Reactor::poll`; `unpark` calls `Reactor::notify`, which
+//!   makes the current (or the next) wait return at once.
+//! - `NOTIFIED`: a wake-up is pending; the next park consumes it and returns at once.
+//!
+//! `unpark` swaps in `NOTIFIED` whatever the state, so an `unpark` before `park` is never lost:
+//! a wake can never fall between a worker's last look at the queues and its sleep.
 
+use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::{Condvar, Mutex};
+use heist_reactor::Reactor;
+use std::io;
 use std::time::{Duration, Instant};
 
-#[derive(Default)]
+const EMPTY: usize = 0;
+const PARKED_CONDVAR: usize = 1;
+const PARKED_DRIVER: usize = 2;
+const NOTIFIED: usize = 3;
+
 pub(crate) struct Parker {
-    notified: Mutex<bool>,
+    state: AtomicUsize,
+    lock: Mutex<()>,
     condvar: Condvar,
+    /// The reactor a worker may block in; `None` for `block_on`'s parker, which never does.
+    reactor: Option<std::sync::Arc<Reactor>>,
 }
 
 impl Parker {
     pub(crate) fn new() -> Self {
+        Self::with_reactor(None)
+    }
+
+    /// A worker's parker, which can also sleep in `reactor`'s poller.
+    pub(crate) fn for_worker(reactor: std::sync::Arc<Reactor>) -> Self {
+        Self::with_reactor(Some(reactor))
+    }
+
+    fn with_reactor(reactor: Option<std::sync::Arc<Reactor>>) -> Self {
         Parker {
-            notified: Mutex::new(false),
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
             condvar: Condvar::new(),
+            reactor,
         }
     }
 
     /// Sleeps until `unpark` is called, or returns at once if it already was; consumes the token.
     pub(crate) fn park(&self) {
-        let mut notified = self.notified.lock();
-        while !*notified {
-            notified = self.condvar.wait(notified);
-        }
-        *notified = false;
+        self.park_condvar(None);
     }
 
     /// Like `park`, but returns after `timeout` at the latest (`None`: no limit).
     pub(crate) fn park_timeout(&self, timeout: Option<Duration>) {
-        let Some(deadline) = timeout.and_then(|timeout| Instant::now().checked_add(timeout)) else {
-            return self.park();
-        };
-        let mut notified = self.notified.lock();
-        while !*notified {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            let (guard, timed_out) = self.condvar.wait_timeout(notified, left);
-            notified = guard;
-            if timed_out {
-                break;
+        self.park_condvar(timeout.and_then(|timeout| Instant::now().checked_add(timeout)));
+    }
+
+    fn park_condvar(&self, deadline: Option<Instant>) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        let mut guard = self.lock.lock();
+        if let Err(actual) = self
+            .state
+            .compare_exchange(EMPTY, PARKED_CONDVAR, Acquire, Acquire)
+        {
+            debug_assert_eq!(actual, NOTIFIED, "one thread parks on a parker");
+            self.state.store(EMPTY, Relaxed);
+            return;
+        }
+        loop {
+            match deadline {
+                None => guard = self.condvar.wait(guard),
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    let (returned, timed_out) = self.condvar.wait_timeout(guard, left);
+                    guard = returned;
+                    if timed_out {
+                        break;
+                    }
+                }
+            }
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
+                .is_ok()
+            {
+                return;
             }
         }
-        *notified = false;
+        drop(guard);
+        // Timed out: leave, consuming a wake-up that raced the timeout.
+        self.state.swap(EMPTY, Acquire);
+    }
+
+    /// Blocks in the reactor's poller for at most `timeout` (`None`: until an event or an
+    /// `unpark`), dispatching the events it gets. Returns at once if an `unpark` is pending.
+    ///
+    /// The caller must hold the runtime's I/O driver, so that only one thread waits at a time.
+    pub(crate) fn park_on_driver(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        let reactor = self.reactor.as_ref().expect("a worker's parker");
+        if let Err(actual) = self
+            .state
+            .compare_exchange(EMPTY, PARKED_DRIVER, Acquire, Acquire)
+        {
+            debug_assert_eq!(actual, NOTIFIED, "one thread parks on a parker");
+            self.state.store(EMPTY, Relaxed);
+            return Ok(0);
+        }
+        let result = reactor.poll(timeout);
+        // A wake-up that came during the wait has interrupted it (or will make the next
+        // wait return at once: a spurious wake, harmless): consume it either way.
+        self.state.swap(EMPTY, Acquire);
+        result
     }
 
     pub(crate) fn unpark(&self) {
-        *self.notified.lock() = true;
-        self.condvar.notify_one();
+        match self.state.swap(NOTIFIED, Release) {
+            PARKED_CONDVAR => {
+                // Taking the lock orders this notify after the sleeper's wait has begun.
+                drop(self.lock.lock());
+                self.condvar.notify_one();
+            }
+            PARKED_DRIVER => {
+                self.reactor
+                    .as_ref()
+                    .expect("only a worker parks on the driver")
+                    .notify();
+            }
+            _ => {}
+        }
     }
 }

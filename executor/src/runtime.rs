@@ -174,7 +174,8 @@ impl Builder {
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
         };
-        let (handle, workers) = Shared::with_workers(num_workers, config);
+        let reactor = heist_reactor::Reactor::new()?;
+        let (handle, workers) = Shared::with_workers(num_workers, config, reactor);
         let runtime = Runtime {
             handle: ManuallyDrop::new(handle),
         };

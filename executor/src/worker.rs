@@ -17,6 +17,7 @@ use crate::sync::thread;
 use crate::sync::{Arc, Mutex};
 use crate::task::{Notified, OwnedTasks};
 use crossbeam_utils::CachePadded;
+use heist_reactor::Reactor;
 use heist_timer::Driver;
 use std::cell::Cell;
 use std::task::Waker;
@@ -31,7 +32,7 @@ const INJECTOR_INTERVAL: u32 = 61;
 /// otherwise hold the worker forever.
 const MAX_LIFO_POLLS: u32 = 3;
 
-const NO_TIMER_SLEEPER: usize = usize::MAX;
+const NO_DRIVER_HOLDER: usize = usize::MAX;
 
 /// What the runtime's threads share.
 pub(crate) struct Shared {
@@ -42,9 +43,14 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     /// One timer shard per worker, plus one (the last) for every other thread.
     pub(crate) timers: std::sync::Arc<Driver>,
-    /// The worker sleeping on the timers (`NO_TIMER_SLEEPER` if none): woken for work last,
-    /// since waking it hands the timers to another sleeper.
-    timer_sleeper: AtomicUsize,
+    /// The runtime's I/O: one poller, waited on by at most one parked worker at a time.
+    pub(crate) reactor: std::sync::Arc<Reactor>,
+    /// Taken by the one parked worker that blocks in the poller until the next timer deadline,
+    /// and by a busy worker for a moment when it polls for I/O without blocking.
+    driver_taken: AtomicBool,
+    /// The parked worker holding the driver (`NO_DRIVER_HOLDER` if none): woken for work last,
+    /// since waking it leaves the poller and the timers without a waiter until another parks.
+    driver_holder: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) config: Config,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
@@ -75,7 +81,7 @@ pub(crate) struct Worker {
     lifo_polls: Cell<u32>,
     tick: Cell<u32>,
     searching: Cell<bool>,
-    /// Unparks this worker; handed to the timers while it sleeps on them.
+    /// Unparks this worker; handed to the timers while it holds the driver.
     unpark: Waker,
     rng: Cell<u32>,
     polls: Cell<u64>,
@@ -85,13 +91,18 @@ pub(crate) struct Worker {
 
 impl Shared {
     /// The shared state and one worker core per worker; threads are started by the caller.
-    pub(crate) fn with_workers(num_workers: usize, config: Config) -> (Handle, Vec<Worker>) {
+    pub(crate) fn with_workers(
+        num_workers: usize,
+        config: Config,
+        reactor: Reactor,
+    ) -> (Handle, Vec<Worker>) {
+        let reactor = std::sync::Arc::new(reactor);
         let locals: Vec<_> = (0..num_workers).map(|_| queue::Worker::new_fifo()).collect();
         let remotes = locals
             .iter()
             .map(|local| Remote {
                 stealer: local.stealer(),
-                parker: Arc::new(Parker::new()),
+                parker: Arc::new(Parker::for_worker(reactor.clone())),
                 metrics: CachePadded::new(WorkerMetrics::default()),
             })
             .collect();
@@ -102,7 +113,9 @@ impl Shared {
             owned: OwnedTasks::new(num_workers),
             blocking: BlockingPool::new(&config),
             timers: std::sync::Arc::new(Driver::new(num_workers + 1)),
-            timer_sleeper: AtomicUsize::new(NO_TIMER_SLEEPER),
+            reactor,
+            driver_taken: AtomicBool::new(false),
+            driver_holder: AtomicUsize::new(NO_DRIVER_HOLDER),
             shutdown: AtomicBool::new(false),
             config,
             threads: Mutex::new(Vec::new()),
@@ -169,7 +182,7 @@ impl Shared {
 
     /// Wakes a sleeping worker if the work just published needs one.
     pub(crate) fn notify_parked(&self) {
-        if let Some(index) = self.idle.worker_to_notify(|| self.timer_sleeper.load(Relaxed)) {
+        if let Some(index) = self.idle.worker_to_notify(|| self.driver_holder.load(Relaxed)) {
             self.remotes[index].parker.unpark();
         }
     }
@@ -182,6 +195,19 @@ impl Shared {
         if pending {
             self.notify_parked();
         }
+    }
+
+    /// Takes the right to poll for I/O and sleep until the next timer deadline, if free.
+    fn try_take_driver(&self) -> bool {
+        !self.driver_taken.load(Relaxed)
+            && self
+                .driver_taken
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+    }
+
+    fn release_driver(&self) {
+        self.driver_taken.store(false, Release);
     }
 
     fn drain_injector(&self) {
@@ -226,6 +252,9 @@ impl Shared {
         }
         self.drain_injector();
         self.blocking.shutdown(blocking_timeout);
+        // I/O objects of this runtime that outlive it (held by another runtime's tasks, say)
+        // get an error from now on instead of waiting for a poll that will never come.
+        self.reactor.close();
     }
 
     pub(crate) fn worker_metrics(&self, worker: usize) -> &WorkerMetrics {
@@ -282,10 +311,12 @@ impl Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
-            // Busy workers fire due timers too: they may all be busy for a long time.
+            // Busy workers fire due timers and poll for I/O too: they may all be busy for a
+            // long time, with no parked worker to do it.
             if self.shared().timers.is_due() {
                 self.shared().timers.fire_due();
             }
+            self.poll_io_without_blocking();
             if let Some(task) = self.pop_injector() {
                 return Some(task);
             }
@@ -378,6 +409,20 @@ impl Worker {
         self.shared().notify_parked();
     }
 
+    /// Between tasks: takes in the I/O events that arrived, if no parked worker is waiting
+    /// for them already. `Reactor::poll` with a zero timeout still costs several system calls
+    /// (epoll), so this runs only every `INJECTOR_INTERVAL` polls and only with sources
+    /// registered. The tasks it wakes land in this worker's queues.
+    fn poll_io_without_blocking(&self) {
+        let shared = self.shared();
+        if shared.reactor.has_sources() && shared.try_take_driver() {
+            if let Err(error) = shared.reactor.poll(Some(Duration::ZERO)) {
+                report_poll_error(&error);
+            }
+            shared.release_driver();
+        }
+    }
+
     fn park(&self) {
         let shared = self.shared();
         if shared.idle.park(self.index, self.searching.replace(false)) {
@@ -387,18 +432,20 @@ impl Worker {
         self.publish_metrics();
         let remote = &shared.remotes[self.index];
         let asleep = context::park_worker();
-        // Leaving does not strand the timers: we leave as a searcher, and the last searcher to
+        // Leaving does not strand the driver: we leave as a searcher, and the last searcher to
         // find work wakes a sleeper, while one that finds none parks and takes the free
-        // timers. So they end up with a parked worker whenever there is one, without a
-        // dedicated hand-off wake.
+        // driver. So whenever a worker is parked, one of the parked workers ends up waiting
+        // in the poller, and a worker that runs a long task after leaving the poller has
+        // handed I/O over to a peer.
         loop {
-            let fired = self.sleep_once(remote);
+            let woke_tasks = self.sleep_once(remote);
             if shared.is_shutdown() {
                 return;
             }
-            if fired > 0 && !shared.injector.is_empty() {
-                // The timers we fired woke tasks: we are awake already, so we run them rather
-                // than wake a peer (one futex hop less between a deadline and its task).
+            if woke_tasks && !shared.injector.is_empty() {
+                // The events or timers we took in woke tasks: we are awake already, so we run
+                // them rather than wake a peer (one futex hop less between an event and its
+                // task). Peers join through the last-searcher rule if there is more.
                 shared.idle.unpark(self.index);
             }
             if !shared.idle.is_parked(self.index) {
@@ -410,19 +457,37 @@ impl Worker {
         self.searching.set(true);
     }
 
-    /// One sleep: on the timers (until the next deadline, then firing what is due) if no other
-    /// worker sleeps on them, else until unparked. Returns how many timers it fired.
-    fn sleep_once(&self, remote: &Remote) -> usize {
+    /// One sleep: in the poller until the next timer deadline (then firing what is due) if no
+    /// other worker holds the driver, else on the condvar until unparked. True if it took in
+    /// events or fired timers, which may have woken tasks.
+    fn sleep_once(&self, remote: &Remote) -> bool {
         let shared = self.shared();
-        let Some(timer_sleep) = shared.timers.try_sleep(&self.unpark) else {
+        if !shared.try_take_driver() {
             remote.parker.park();
-            return 0;
+            return false;
+        }
+        // Only the driver's holder sleeps on the timers, so this succeeds; `None` would only
+        // mean no deadline to wake for.
+        let timer_sleep = shared.timers.try_sleep(&self.unpark);
+        let timeout = timer_sleep.as_ref().and_then(|sleep| sleep.timeout());
+        shared.driver_holder.store(self.index, Relaxed);
+        let events = match remote.parker.park_on_driver(timeout) {
+            Ok(events) => events,
+            Err(error) => {
+                // The poller failed (it should not): report it and sleep on the condvar until
+                // the deadline, so timers keep working and the loop does not spin.
+                report_poll_error(&error);
+                remote
+                    .parker
+                    .park_timeout(timeout.or(Some(Duration::from_millis(10))));
+                0
+            }
         };
-        shared.timer_sleeper.store(self.index, Relaxed);
-        remote.parker.park_timeout(timer_sleep.timeout());
-        shared.timer_sleeper.store(NO_TIMER_SLEEPER, Relaxed);
+        shared.driver_holder.store(NO_DRIVER_HOLDER, Relaxed);
         drop(timer_sleep);
-        shared.timers.fire_due()
+        let fired = shared.timers.fire_due();
+        shared.release_driver();
+        events > 0 || fired > 0
     }
 
     fn next_random(&self) -> u32 {
@@ -441,4 +506,8 @@ impl Worker {
         metrics.steals.store(self.steals.get(), Relaxed);
         metrics.parks.store(self.parks.get(), Relaxed);
     }
+}
+
+fn report_poll_error(error: &std::io::Error) {
+    eprintln!("heist: polling for I/O events failed: {error}");
 }

@@ -1,1 +1,49 @@
-//! placeholder
+//! heist's I/O reactor: one OS poller per runtime, the readiness of every registered
+//! descriptor, and the network types built on them.
+//!
+//! This crate knows nothing of the executor. It offers three things to whoever drives it:
+//! [`Reactor::poll`] (wait for events, at most until a timeout, and wake the tasks they make
+//! ready), [`Reactor::notify`] (interrupt that wait) and [`enter`] (make a reactor the one
+//! that new I/O objects on this thread register with). The runtime calls `poll` from the one
+//! parked worker that holds the right to wait on I/O; the rest is the executor's business.
+//!
+//! # From the poller to a task
+//! 1. [`Async::new`] switches a descriptor to non-blocking mode and registers it, for both
+//!    directions, under a key: its slot in the reactor's source table plus the slot's
+//!    generation (see `reactor.rs`).
+//! 2. An operation is tried at once. When it returns `WouldBlock`, the task clears the
+//!    readiness it had observed and stores its waker in the source (see `source.rs`).
+//! 3. `Reactor::poll` takes events from the OS, looks each key up (an event for a source
+//!    deleted meanwhile finds a newer generation and is dropped), sets the readiness bits and
+//!    bumps the source's tick, then wakes the tasks waiting in that direction.
+//!
+//! # Readiness and its tick
+//! Each source has one atomic word: readable, writable, closed, and a tick counting events.
+//! Clearing after `WouldBlock` is a compare-and-swap on the tick the task saw, so an event
+//! that arrived between the task's look and its clear is never erased: with edge-triggered
+//! polling an erased event would never be reported again.
+//!
+//! # Under loom
+//! `RUSTFLAGS="--cfg loom"` swaps the OS poller for a stand-in whose events a model injects,
+//! so the executor's models can check the poller hand-off and notify protocol.
+
+#![warn(missing_docs)]
+
+mod context;
+mod poller;
+mod reactor;
+mod source;
+mod sync;
+
+#[cfg(not(loom))]
+mod async_fd;
+#[cfg(not(loom))]
+pub mod net;
+
+#[cfg(not(loom))]
+pub use async_fd::Async;
+pub use context::{EnterGuard, enter};
+pub use reactor::Reactor;
+
+#[cfg(loom)]
+pub mod model;

@@ -1,0 +1,269 @@
+//! [`Async<T>`]: any file descriptor, made non-blocking and registered with the reactor.
+
+use crate::context;
+use crate::reactor::Registration;
+use crate::source::Direction;
+use futures_io::{AsyncRead, AsyncWrite};
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+/// An I/O object (a pipe, a tty, an eventfd, a socket...) driven by the runtime's reactor.
+///
+/// `Async::new` puts the descriptor in non-blocking mode and registers it with the reactor of
+/// the runtime it is called in. Operations are attempted directly; when one would block, the
+/// task sleeps until the poller reports the descriptor ready again.
+///
+/// The main entry points are [`read_with`](Self::read_with) and
+/// [`write_with`](Self::write_with): they run a non-blocking operation and retry it whenever
+/// readiness changes. When `T` (or `&T`) implements `Read`/`Write`, `Async<T>` (or
+/// `&Async<T>`) implements `futures_io`'s `AsyncRead`/`AsyncWrite`, so the extension methods
+/// in `heist::io` apply.
+///
+/// The runnable examples are in the `heist` crate, under `heist::io::Async`.
+#[derive(Debug)]
+pub struct Async<T: AsFd> {
+    registration: Registration,
+    /// `None` only while `into_inner` or `drop` takes it out.
+    io: Option<T>,
+}
+
+impl<T: AsFd> Async<T> {
+    /// Switches `io` to non-blocking mode and registers it with the current runtime's reactor.
+    ///
+    /// Fails outside a runtime, or when the poller refuses the descriptor (for example a
+    /// regular file, which epoll does not support: use `heist::spawn_blocking` for files).
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        Self::new_nonblocking(io)
+    }
+
+    /// Like [`new`](Self::new) for a descriptor already in non-blocking mode.
+    pub fn new_nonblocking(io: T) -> io::Result<Async<T>> {
+        let reactor = context::current()?;
+        // SAFETY: `io` is owned by the returned value, which deregisters before dropping it.
+        let registration = unsafe { Registration::new(reactor, io.as_fd())? };
+        Ok(Async {
+            registration,
+            io: Some(io),
+        })
+    }
+
+    /// The inner I/O object.
+    pub fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("present until dropped")
+    }
+
+    /// The inner I/O object. Do not replace it: the reactor knows the descriptor it holds.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.io.as_mut().expect("present until dropped")
+    }
+
+    /// Deregisters the descriptor and gives it back, still in non-blocking mode.
+    pub fn into_inner(mut self) -> io::Result<T> {
+        let io = self.io.take().expect("present until dropped");
+        self.registration.deregister(io.as_fd());
+        Ok(io)
+    }
+
+    /// Waits until the descriptor is readable. Readiness is cleared only by an operation that
+    /// gets `WouldBlock` through [`read_with`](Self::read_with) or [`poll_read_with`](Self::poll_read_with).
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_readable(cx)).await
+    }
+
+    /// Waits until the descriptor is writable; see [`readable`](Self::readable).
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_writable(cx)).await
+    }
+
+    /// Polls for read readiness.
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.registration
+            .poll_ready(Direction::Read, cx, self.get_ref().as_fd())
+            .map_ok(drop)
+    }
+
+    /// Polls for write readiness.
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.registration
+            .poll_ready(Direction::Write, cx, self.get_ref().as_fd())
+            .map_ok(drop)
+    }
+
+    /// Runs the non-blocking operation `op` until it does not return `WouldBlock`, waiting
+    /// for read readiness in between.
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
+    }
+
+    /// Like [`read_with`](Self::read_with), with mutable access to the inner object.
+    pub async fn read_with_mut<R>(&mut self, mut op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_with_mut(cx, Direction::Read, &mut op)).await
+    }
+
+    /// Runs the non-blocking operation `op` until it does not return `WouldBlock`, waiting
+    /// for write readiness in between.
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
+    }
+
+    /// Like [`write_with`](Self::write_with), with mutable access to the inner object.
+    pub async fn write_with_mut<R>(&mut self, mut op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_with_mut(cx, Direction::Write, &mut op)).await
+    }
+
+    /// One step of [`read_with`](Self::read_with), for hand-written `poll` functions.
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with(cx, Direction::Read, op)
+    }
+
+    /// One step of [`write_with`](Self::write_with), for hand-written `poll` functions.
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with(cx, Direction::Write, op)
+    }
+
+    fn poll_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let io = self.get_ref();
+        loop {
+            let ready = ready!(self.registration.poll_ready(direction, cx, io.as_fd()))?;
+            match op(io) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn poll_with_mut<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let io = self.io.as_mut().expect("present until dropped");
+        loop {
+            let ready = ready!(self.registration.poll_ready(direction, cx, io.as_fd()))?;
+            match op(io) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+}
+
+// Nothing in `Async` is pinned structurally: `T` is only ever reached through `&`/`&mut`.
+impl<T: AsFd> Unpin for Async<T> {}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            // Deleted from the poller while still open, as `polling` requires; closed after.
+            self.registration.deregister(io.as_fd());
+        }
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_ref().as_fd().as_raw_fd()
+    }
+}
+
+impl<T: AsFd + Read> AsyncRead for Async<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.poll_with_mut(cx, Direction::Read, |io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_with_mut(cx, Direction::Read, |io| io.read_vectored(bufs))
+    }
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.poll_read_with(cx, |mut io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with(cx, |mut io| io.read_vectored(bufs))
+    }
+}
+
+impl<T: AsFd + Write> AsyncWrite for Async<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_with_mut(cx, Direction::Write, |io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_with_mut(cx, Direction::Write, |io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_with_mut(cx, Direction::Write, |io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |mut io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |mut io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_with(cx, |mut io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

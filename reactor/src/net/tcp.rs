@@ -1,0 +1,330 @@
+use super::each_addr;
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::Async;
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A TCP socket listening for connections.
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let listener = heist::net::TcpListener::bind("127.0.0.1:7000").await?;
+/// loop {
+///     let (stream, peer) = listener.accept().await?;
+///     heist::spawn(async move { /* serve `stream` */ drop((stream, peer)) });
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    inner: Async<net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to the first address that works. Port 0 picks a free port ([`local_addr`]
+    /// tells which).
+    ///
+    /// [`local_addr`]: Self::local_addr
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr, |addr| async move {
+            TcpListener::from_std(net::TcpListener::bind(addr)?)
+        })
+        .await
+    }
+
+    /// Takes over a listener from `std` (made non-blocking here).
+    pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: Async::new(listener)?,
+        })
+    }
+
+    /// Gives the listener back to `std`, in non-blocking mode.
+    pub fn into_std(self) -> io::Result<net::TcpListener> {
+        self.inner.into_inner()
+    }
+
+    /// Waits for the next connection.
+    ///
+    /// Errors are the OS's: with the descriptor table full (`EMFILE`) the connection stays
+    /// queued in the kernel and the listener goes on working once descriptors free up, so a
+    /// server should log the error, wait a little and call `accept` again.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for the next connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.inner
+            .poll_read_with(cx, |listener| listener.accept())
+            .map(|result| {
+                let (stream, peer) = result?;
+                Ok((TcpStream::from_std(stream)?, peer))
+            })
+    }
+
+    /// A stream of incoming connections (never ends; yields each `accept` error).
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Sets the IP time-to-live of accepted sockets.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+/// The connections of a [`TcpListener`], as a `Stream`.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener
+            .poll_accept(cx)
+            .map(|result| Some(result.map(|(stream, _)| stream)))
+    }
+}
+
+/// A TCP connection. Implements `futures_io::AsyncRead` and `AsyncWrite` (so the extension
+/// methods of `heist::io` apply), also on `&TcpStream`.
+///
+/// Writing to a connection the peer has closed returns an error (`BrokenPipe` or
+/// `ConnectionReset`); it never raises `SIGPIPE`.
+#[derive(Debug)]
+pub struct TcpStream {
+    pub(super) inner: Arc<Async<net::TcpStream>>,
+}
+
+impl TcpStream {
+    /// Connects to the first address that accepts, without blocking the thread.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr(addr, connect_one).await
+    }
+
+    /// Takes over a connected stream from `std` (made non-blocking here).
+    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            inner: Arc::new(Async::new(stream)?),
+        })
+    }
+
+    /// Gives the stream back to `std`, in non-blocking mode. Fails if split halves still
+    /// share it.
+    pub fn into_std(self) -> io::Result<net::TcpStream> {
+        Arc::try_unwrap(self.inner)
+            .map_err(|_| io::Error::other("the stream is still shared by its split halves"))?
+            .into_inner()
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.std().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.std().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.std().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.std().nodelay()
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.std().set_ttl(ttl)
+    }
+
+    /// Shuts down the read half, the write half or both (`Write` sends FIN: a half-close).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.std().shutdown(how)
+    }
+
+    /// Reads into `buf` without removing the data from the socket's queue.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_with(|stream| stream.peek(buf)).await
+    }
+
+    /// Waits until the stream is readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
+    /// Waits until the stream is writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.writable().await
+    }
+
+    /// Borrowed halves for reading and writing at the same time within one task
+    /// (`futures::join!`, `select`).
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split::borrowed(self)
+    }
+
+    /// Owned halves, to read and write from two tasks at once; [`OwnedReadHalf::reunite`]
+    /// puts them back together. Dropping the write half shuts the write direction down.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::owned(self)
+    }
+
+    fn std(&self) -> &net::TcpStream {
+        self.inner.get_ref()
+    }
+
+    pub(super) fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.inner.poll_read_with(cx, |mut stream| stream.read(buf))
+    }
+
+    pub(super) fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_with(cx, |mut stream| stream.write(buf))
+    }
+
+    fn poll_read_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_read_with(cx, |mut stream| stream.read_vectored(bufs))
+    }
+
+    pub(super) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_write_with(cx, |mut stream| stream.write_vectored(bufs))
+    }
+
+    /// `poll_close` of the write side: sends FIN. Closing twice, or after the peer has
+    /// gone, is not an error.
+    pub(super) fn shutdown_write(&self) -> Poll<io::Result<()>> {
+        match self.std().shutdown(Shutdown::Write) {
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            result => Poll::Ready(result),
+        }
+    }
+}
+
+async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let socket: OwnedFd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    match rustix::net::connect(&socket, &addr) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::INPROGRESS) => {}
+        Err(error) => return Err(error.into()),
+    }
+    let stream = Async::new_nonblocking(net::TcpStream::from(socket))?;
+    // The connection is established (or has failed) when the socket becomes writable.
+    stream.writable().await?;
+    if let Some(error) = stream.get_ref().take_error()? {
+        return Err(error);
+    }
+    Ok(TcpStream {
+        inner: Arc::new(stream),
+    })
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+macro_rules! impl_async_io_for_stream {
+    ($ty:ty) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_read_priv(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_read_vectored_priv(cx, bufs)
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                self.poll_write_priv(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_write_vectored_priv(cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                // Writes go straight to the kernel: nothing is buffered here.
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.shutdown_write()
+            }
+        }
+    };
+}
+
+impl_async_io_for_stream!(TcpStream);
+impl_async_io_for_stream!(&TcpStream);

@@ -1,0 +1,121 @@
+use super::each_addr;
+use crate::Async;
+use std::io;
+use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::task::{Context, Poll};
+
+/// A UDP socket. All methods take `&self`, so one socket (in an `Arc`) can send and receive
+/// from several tasks at once.
+#[derive(Debug)]
+pub struct UdpSocket {
+    inner: Async<net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Binds to the first address that works (port 0 picks a free one).
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        each_addr(addr, |addr| async move {
+            UdpSocket::from_std(net::UdpSocket::bind(addr)?)
+        })
+        .await
+    }
+
+    /// Takes over a socket from `std` (made non-blocking here).
+    pub fn from_std(socket: net::UdpSocket) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            inner: Async::new(socket)?,
+        })
+    }
+
+    /// Gives the socket back to `std`, in non-blocking mode.
+    pub fn into_std(self) -> io::Result<net::UdpSocket> {
+        self.inner.into_inner()
+    }
+
+    /// Sets the default peer for [`send`](Self::send) and the only one [`recv`](Self::recv)
+    /// accepts datagrams from.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        each_addr(addr, |addr| async move { self.inner.get_ref().connect(addr) }).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// Sends a datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write_with(|socket| socket.send(buf)).await
+    }
+
+    /// Receives a datagram from the connected peer; a datagram longer than `buf` is truncated.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_with(|socket| socket.recv(buf)).await
+    }
+
+    /// Sends a datagram to `target`.
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
+        each_addr(target, |addr| {
+            self.inner.write_with(move |socket| socket.send_to(buf, addr))
+        })
+        .await
+    }
+
+    /// Receives a datagram and the address it came from.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read_with(|socket| socket.recv_from(buf)).await
+    }
+
+    /// Looks at the next datagram without taking it off the queue.
+    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read_with(|socket| socket.peek_from(buf)).await
+    }
+
+    /// Polls [`recv_from`](Self::recv_from).
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.inner.poll_read_with(cx, |socket| socket.recv_from(buf))
+    }
+
+    /// Polls [`send_to`](Self::send_to) for an already resolved address.
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_write_with(cx, |socket| socket.send_to(buf, target))
+    }
+
+    /// Allows sending to broadcast addresses.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.inner.get_ref().set_broadcast(on)
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}

@@ -1,0 +1,154 @@
+//! One registered source's readiness and the tasks waiting on it.
+//!
+//! The readiness word packs two direction bits, a `CLOSED` bit (the reactor is gone: every
+//! wait fails instead of hanging) and, above them, a *tick* that every event increments. A task
+//! that saw readiness and then got `WouldBlock` clears only the readiness it saw: if the tick
+//! has moved on, an event arrived in between and the clear is skipped. Without the tick, a
+//! clear could erase that newer event, and with edge-triggered polling the task would sleep
+//! forever (the ABA case).
+//!
+//! Waking is lock-then-check on the waiter side and set-then-lock on the event side: an event
+//! sets the bits and then takes the waiter lock; a waiter stores its waker under that lock and
+//! then re-reads the bits. Whichever comes second sees the other, so no wake is lost.
+
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use std::io;
+use std::task::{Context, Poll, Waker};
+
+const READABLE: usize = 0b001;
+const WRITABLE: usize = 0b010;
+const CLOSED: usize = 0b100;
+const READINESS_MASK: usize = READABLE | WRITABLE;
+const TICK_SHIFT: u32 = 3;
+
+/// Which half of a source a task waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn bit(self) -> usize {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+/// Readiness a task observed: what to clear if its operation would block.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ready {
+    tick: usize,
+    bit: usize,
+}
+
+#[derive(Default)]
+struct Waiters {
+    readers: Vec<Waker>,
+    writers: Vec<Waker>,
+}
+
+impl Waiters {
+    fn of(&mut self, direction: Direction) -> &mut Vec<Waker> {
+        match direction {
+            Direction::Read => &mut self.readers,
+            Direction::Write => &mut self.writers,
+        }
+    }
+}
+
+pub(crate) struct Source {
+    state: AtomicUsize,
+    waiters: Mutex<Waiters>,
+}
+
+pub(crate) fn closed_error() -> io::Error {
+    io::Error::other(
+        "the heist runtime that drives this I/O object has shut down: create I/O objects inside \
+         the runtime that will use them, and keep that runtime alive while they are in use",
+    )
+}
+
+impl Source {
+    /// A new source starts out ready in both directions: the first operation is tried at once,
+    /// and only a `WouldBlock` makes it wait for the poller.
+    pub(crate) fn new() -> Self {
+        Source {
+            state: AtomicUsize::new(READINESS_MASK),
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+
+    /// Records an event and moves the wakers it satisfies into `wakers` (woken by the caller,
+    /// after it lets go of its locks).
+    pub(crate) fn set_ready(&self, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
+        let bits = if readable { READABLE } else { 0 } | if writable { WRITABLE } else { 0 };
+        if bits == 0 {
+            return;
+        }
+        // One RMW: the bits and a tick one higher (wrapping is harmless: a clear compares
+        // ticks for equality only, and 2^61 events between a read and its clear cannot happen).
+        let _ = self.state.fetch_update(AcqRel, Acquire, |state| {
+            Some(state.wrapping_add(1 << TICK_SHIFT) | bits)
+        });
+        let mut waiters = self.waiters.lock();
+        if readable {
+            wakers.append(&mut waiters.readers);
+        }
+        if writable {
+            wakers.append(&mut waiters.writers);
+        }
+    }
+
+    /// The reactor is going away: fail every current and future wait.
+    pub(crate) fn close(&self, wakers: &mut Vec<Waker>) {
+        self.state.fetch_or(CLOSED, AcqRel);
+        let mut waiters = self.waiters.lock();
+        wakers.append(&mut waiters.readers);
+        wakers.append(&mut waiters.writers);
+    }
+
+    /// Ready if the direction's bit is set; otherwise stores `cx`'s waker and returns `Pending`.
+    pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        if let Some(ready) = self.check(direction) {
+            return Poll::Ready(ready);
+        }
+        let mut waiters = self.waiters.lock();
+        let list = waiters.of(direction);
+        if !list.iter().any(|waker| waker.will_wake(cx.waker())) {
+            list.push(cx.waker().clone());
+        }
+        // Re-read under the lock: an event that set the bit before we stored the waker has
+        // already passed the lock and would not wake us.
+        match self.check(direction) {
+            Some(ready) => Poll::Ready(ready),
+            None => Poll::Pending,
+        }
+    }
+
+    /// True when some task waits for `direction` (for one-shot pollers, which must re-arm).
+    pub(crate) fn has_waiters(&self, direction: Direction) -> bool {
+        !self.waiters.lock().of(direction).is_empty()
+    }
+
+    fn check(&self, direction: Direction) -> Option<io::Result<Ready>> {
+        let state = self.state.load(Acquire);
+        if state & CLOSED != 0 {
+            return Some(Err(closed_error()));
+        }
+        (state & direction.bit() != 0).then_some(Ok(Ready {
+            tick: state >> TICK_SHIFT,
+            bit: direction.bit(),
+        }))
+    }
+
+    /// After a `WouldBlock`: clears the readiness `ready` reported, unless an event came since.
+    pub(crate) fn clear(&self, ready: Ready) {
+        let _ = self.state.fetch_update(AcqRel, Acquire, |state| {
+            (state >> TICK_SHIFT == ready.tick).then_some(state & !ready.bit)
+        });
+    }
+}
