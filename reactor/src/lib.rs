@@ -47,3 +47,6 @@ pub use reactor::Reactor;
 
 #[cfg(loom)]
 pub mod model;
+
+#[cfg(test)]
+mod models;

@@ -40,6 +40,11 @@ impl ModelSource {
         self.registration.inject(true, false);
     }
 
+    /// How many events reached this source.
+    pub fn ticks(&self) -> usize {
+        self.registration.ticks()
+    }
+
     /// The poller key (for assertions).
     pub fn key(&self) -> usize {
         self.registration.key()

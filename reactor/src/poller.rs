@@ -1,6 +1,6 @@
 //! The OS poller (epoll, kqueue, event ports through `polling`) behind the few calls the
-//! reactor makes, and under loom a stand-in with the same interface whose events a model
-//! injects by hand.
+//! reactor makes, and under loom (and miri, which cannot run epoll's timerfd) a stand-in with
+//! the same interface whose events a model injects by hand.
 //!
 //! Sources are registered once for both directions. Where the OS supports edge-triggered
 //! notification (epoll, kqueue) that is the whole cost: an event is reported once per change
@@ -15,13 +15,13 @@ pub(crate) struct PolledEvent {
     pub(crate) writable: bool,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, miri)))]
 pub(crate) use os::{Events, Poller};
 
-#[cfg(loom)]
+#[cfg(any(loom, miri))]
 pub(crate) use stand_in::{Events, Poller};
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, miri)))]
 mod os {
     use super::PolledEvent;
     use polling::{Event, PollMode};
@@ -109,11 +109,12 @@ mod os {
     }
 }
 
-#[cfg(loom)]
+#[cfg(any(loom, miri))]
 mod stand_in {
     use super::PolledEvent;
     use crate::sync::{Condvar, Mutex};
     use std::io;
+    use std::os::fd::BorrowedFd;
     use std::time::Duration;
 
     /// Blocks on a condvar until a model injects an event or someone notifies it.
@@ -152,15 +153,37 @@ mod stand_in {
             false
         }
 
-        /// Loom models use no real descriptors: a source is registered under its key alone.
+        /// Models use no real descriptors: a source is known by its key alone.
+        ///
+        /// # Safety
+        /// None needed; `unsafe` to match the real poller.
+        pub(crate) unsafe fn add(&self, _: BorrowedFd<'_>, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+
+        pub(crate) fn rearm(&self, _: BorrowedFd<'_>, _: usize, _: bool, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+
+        pub(crate) fn delete(&self, _: BorrowedFd<'_>) -> io::Result<()> {
+            Ok(())
+        }
+
         pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
             let mut state = self.state.lock();
-            // Loom has no clock: a timed wait is modelled as "returns at once", the worst case
-            // for the callers (they must cope with a wait that reports nothing).
-            if timeout.is_none() {
-                while !state.notified && state.pending.is_empty() {
-                    state = self.condvar.wait(state);
+            match timeout {
+                None => {
+                    while !state.notified && state.pending.is_empty() {
+                        state = self.condvar.wait(state);
+                    }
                 }
+                // Loom has no clock: a timed wait is modelled as "returns at once", the worst
+                // case for the callers (they must cope with a wait that reports nothing).
+                #[cfg(not(loom))]
+                Some(timeout) if !state.notified && state.pending.is_empty() => {
+                    state = self.condvar.wait_timeout(state, timeout);
+                }
+                Some(_) => {}
             }
             state.notified = false;
             events.0.clear();
@@ -175,6 +198,7 @@ mod stand_in {
         }
 
         /// What a model calls where the OS would report readiness.
+        #[cfg_attr(not(loom), allow(dead_code))]
         pub(crate) fn inject(&self, event: PolledEvent) {
             self.state.lock().pending.push(event);
             self.condvar.notify_one();

@@ -262,6 +262,10 @@ impl Registration {
         self.key
     }
 
+    pub(crate) fn ticks(&self) -> usize {
+        self.source.tick()
+    }
+
     pub(crate) fn deregister_for_model(&self) {
         self.reactor.remove(self.key);
     }

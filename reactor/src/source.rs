@@ -26,6 +26,7 @@ const TICK_SHIFT: u32 = 3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
     Read,
+    #[cfg_attr(loom, allow(dead_code))]
     Write,
 }
 
@@ -43,6 +44,13 @@ impl Direction {
 pub(crate) struct Ready {
     tick: usize,
     bit: usize,
+}
+
+#[cfg(test)]
+impl Ready {
+    pub(crate) fn tick(&self) -> usize {
+        self.tick
+    }
 }
 
 #[derive(Default)]
@@ -130,6 +138,7 @@ impl Source {
     }
 
     /// True when some task waits for `direction` (for one-shot pollers, which must re-arm).
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn has_waiters(&self, direction: Direction) -> bool {
         !self.waiters.lock().of(direction).is_empty()
     }
@@ -143,6 +152,12 @@ impl Source {
             tick: state >> TICK_SHIFT,
             bit: direction.bit(),
         }))
+    }
+
+    /// How many events this source has had (modulo wrapping).
+    #[cfg(any(test, loom))]
+    pub(crate) fn tick(&self) -> usize {
+        self.state.load(Acquire) >> TICK_SHIFT
     }
 
     /// After a `WouldBlock`: clears the readiness `ready` reported, unless an event came since.

@@ -6,6 +6,39 @@ mod imp {
     pub(crate) use std::sync::atomic;
 
     pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+
+    /// `parking_lot`'s condvar with loom's guard-passing API (only the stand-in poller, used
+    /// under miri, waits on one outside loom).
+    #[cfg(miri)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    #[cfg(miri)]
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Self(parking_lot::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(
+            &self,
+            mut guard: parking_lot::MutexGuard<'a, T>,
+        ) -> parking_lot::MutexGuard<'a, T> {
+            self.0.wait(&mut guard);
+            guard
+        }
+
+        pub(crate) fn wait_timeout<'a, T>(
+            &self,
+            mut guard: parking_lot::MutexGuard<'a, T>,
+            timeout: std::time::Duration,
+        ) -> parking_lot::MutexGuard<'a, T> {
+            self.0.wait_for(&mut guard, timeout);
+            guard
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+    }
 }
 
 #[cfg(loom)]
@@ -49,3 +82,18 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+#[cfg(all(test, not(loom)))]
+pub(crate) use std::thread;
+
+#[cfg(all(test, loom))]
+pub(crate) use loom::thread;
+
+/// Runs a concurrency model: every interleaving under loom, once otherwise (and under miri).
+#[cfg(all(test, not(loom)))]
+pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
+    f();
+}
+
+#[cfg(all(test, loom))]
+pub(crate) use loom::model;
