@@ -31,11 +31,12 @@ impl TcpListener {
     /// tells which).
     ///
     /// [`local_addr`]: Self::local_addr
+    ///
+    /// Like tokio's, the socket has `SO_REUSEADDR` (a restarted server can bind at once) and a
+    /// backlog of 1024 (std's 128 drops connections in a burst of connects: their clients
+    /// then wait a whole SYN or data retransmission timeout, a second or more).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        each_addr(addr, |addr| async move {
-            TcpListener::from_std(net::TcpListener::bind(addr)?)
-        })
-        .await
+        each_addr(addr, |addr| async move { TcpListener::from_std(listen(addr)?) }).await
     }
 
     /// Takes over a listener from `std` (made non-blocking here).
@@ -241,18 +242,29 @@ impl TcpStream {
     }
 }
 
-async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+/// How many connections may wait in the kernel for `accept` (capped by `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 1024;
+
+fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
+    let socket = nonblocking_socket(addr)?;
+    rustix::net::sockopt::set_socket_reuseaddr(&socket, true)?;
+    rustix::net::bind(&socket, &addr)?;
+    rustix::net::listen(&socket, LISTEN_BACKLOG)?;
+    Ok(net::TcpListener::from(socket))
+}
+
+fn nonblocking_socket(addr: SocketAddr) -> io::Result<OwnedFd> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
     };
-    let socket: OwnedFd = rustix::net::socket_with(
-        family,
-        SocketType::STREAM,
-        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-        None,
-    )?;
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    Ok(rustix::net::socket_with(family, SocketType::STREAM, flags, None)?)
+}
+
+async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = nonblocking_socket(addr)?;
     match rustix::net::connect(&socket, &addr) {
         Ok(()) => {}
         Err(rustix::io::Errno::INPROGRESS) => {}
