@@ -51,6 +51,10 @@ pub(crate) struct Shared {
     /// The parked worker holding the driver (`NO_DRIVER_HOLDER` if none): woken for work last,
     /// since waking it leaves the poller and the timers without a waiter until another parks.
     driver_holder: AtomicUsize,
+    /// A worker went to sleep on its condvar because a busy worker held the driver for a
+    /// quick poll: that worker must wake a sleeper when it lets go, or no one would be left
+    /// to wait on I/O and timers while it runs tasks.
+    driver_missed: AtomicBool,
     shutdown: AtomicBool,
     pub(crate) config: Config,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
@@ -116,6 +120,7 @@ impl Shared {
             reactor,
             driver_taken: AtomicBool::new(false),
             driver_holder: AtomicUsize::new(NO_DRIVER_HOLDER),
+            driver_missed: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             config,
             threads: Mutex::new(Vec::new()),
@@ -208,6 +213,28 @@ impl Shared {
 
     fn release_driver(&self) {
         self.driver_taken.store(false, Release);
+    }
+
+    /// A parking worker found the driver taken. If a parked holder has it, that holder waits
+    /// on I/O for everyone; if a busy worker has it for a quick poll, ask that worker to wake
+    /// a sleeper when it lets go (Dekker-style: each side writes, then reads the other's flag,
+    /// all `SeqCst`, so one of them sees the other). True if the driver is ours after all.
+    fn driver_missed_or_take(&self) -> bool {
+        if self.driver_holder.load(SeqCst) != NO_DRIVER_HOLDER {
+            return false;
+        }
+        self.driver_missed.store(true, SeqCst);
+        self.driver_taken
+            .compare_exchange(false, true, SeqCst, Relaxed)
+            .is_ok()
+    }
+
+    /// Lets go of the driver after a quick poll, waking a sleeper if one missed it.
+    fn release_driver_after_quick_poll(&self) {
+        self.driver_taken.store(false, SeqCst);
+        if self.driver_missed.swap(false, SeqCst) {
+            self.notify_parked();
+        }
     }
 
     fn drain_injector(&self) {
@@ -419,7 +446,7 @@ impl Worker {
             if let Err(error) = shared.reactor.poll(Some(Duration::ZERO)) {
                 report_poll_error(&error);
             }
-            shared.release_driver();
+            shared.release_driver_after_quick_poll();
         }
     }
 
@@ -462,7 +489,7 @@ impl Worker {
     /// events or fired timers, which may have woken tasks.
     fn sleep_once(&self, remote: &Remote) -> bool {
         let shared = self.shared();
-        if !shared.try_take_driver() {
+        if !shared.try_take_driver() && !shared.driver_missed_or_take() {
             remote.parker.park();
             return false;
         }

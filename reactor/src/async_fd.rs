@@ -2,9 +2,8 @@
 
 use crate::context;
 use crate::reactor::Registration;
-use crate::source::Direction;
+use crate::source::{Direction, Ready};
 use futures_io::{AsyncRead, AsyncWrite};
-use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
@@ -69,14 +68,23 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Waits until the descriptor is readable. Readiness is cleared only by an operation that
-    /// gets `WouldBlock` through [`read_with`](Self::read_with) or [`poll_read_with`](Self::poll_read_with).
+    /// gets `WouldBlock` through [`read_with`](Self::read_with) or
+    /// [`poll_read_with`](Self::poll_read_with).
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_readable(cx)).await
+        self.ready(Direction::Read).await.map(drop)
     }
 
     /// Waits until the descriptor is writable; see [`readable`](Self::readable).
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_writable(cx)).await
+        self.ready(Direction::Write).await.map(drop)
+    }
+
+    fn ready(&self, direction: Direction) -> Readiness<'_, T> {
+        Readiness {
+            io: self,
+            direction,
+            id: None,
+        }
     }
 
     /// Polls for read readiness.
@@ -94,25 +102,49 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Runs the non-blocking operation `op` until it does not return `WouldBlock`, waiting
-    /// for read readiness in between.
-    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
+    /// for read readiness in between. Cancel-safe: dropping the future leaves nothing behind.
+    pub async fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.retry(Direction::Read, op).await
     }
 
     /// Like [`read_with`](Self::read_with), with mutable access to the inner object.
-    pub async fn read_with_mut<R>(&mut self, mut op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_with_mut(cx, Direction::Read, &mut op)).await
+    pub async fn read_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        self.retry_mut(Direction::Read, op).await
     }
 
     /// Runs the non-blocking operation `op` until it does not return `WouldBlock`, waiting
-    /// for write readiness in between.
-    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
+    /// for write readiness in between. Cancel-safe: dropping the future leaves nothing behind.
+    pub async fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.retry(Direction::Write, op).await
     }
 
     /// Like [`write_with`](Self::write_with), with mutable access to the inner object.
-    pub async fn write_with_mut<R>(&mut self, mut op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_with_mut(cx, Direction::Write, &mut op)).await
+    pub async fn write_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        self.retry_mut(Direction::Write, op).await
+    }
+
+    async fn retry<R>(&self, direction: Direction, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        loop {
+            let ready = self.ready(direction).await?;
+            match op(self.get_ref()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
+                result => return result,
+            }
+        }
+    }
+
+    async fn retry_mut<R>(
+        &mut self,
+        direction: Direction,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            let ready = self.ready(direction).await?;
+            match op(self.get_mut()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
+                result => return result,
+            }
+        }
     }
 
     /// One step of [`read_with`](Self::read_with), for hand-written `poll` functions.
@@ -162,6 +194,31 @@ impl<T: AsFd> Async<T> {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
                 result => return Poll::Ready(result),
             }
+        }
+    }
+}
+
+/// The wait of one async method: listed in the source while pending, taken off when dropped.
+struct Readiness<'a, T: AsFd> {
+    io: &'a Async<T>,
+    direction: Direction,
+    id: Option<u64>,
+}
+
+impl<T: AsFd> Future for Readiness<'_, T> {
+    type Output = io::Result<Ready>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Readiness { io, direction, id } = &mut *self;
+        io.registration
+            .poll_ready_listed(*direction, cx, io.get_ref().as_fd(), id)
+    }
+}
+
+impl<T: AsFd> Drop for Readiness<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.io.registration.forget(id);
         }
     }
 }

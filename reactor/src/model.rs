@@ -30,8 +30,12 @@ impl ModelSource {
     /// Waits until an event makes the source readable, then consumes the readiness (as a
     /// read that drained the descriptor would).
     pub async fn readable(&self) -> io::Result<()> {
-        let ready = poll_fn(|cx| self.registration.poll_ready(Direction::Read, cx)).await?;
-        self.registration.clear(ready);
+        let mut id = None;
+        let ready = poll_fn(|cx| self.registration.poll_ready_listed(Direction::Read, cx, &mut id)).await;
+        if let Some(id) = id {
+            self.registration.forget(id);
+        }
+        self.registration.clear(ready?);
         Ok(())
     }
 

@@ -224,7 +224,7 @@ impl Registration {
         self.reactor.remove(self.key);
     }
 
-    /// Waits for `direction` to be ready.
+    /// Waits for `direction` to be ready (poll API: see `Waiters` for how wakers are kept).
     #[cfg(not(loom))]
     pub(crate) fn poll_ready(
         &self,
@@ -233,6 +233,27 @@ impl Registration {
         fd: BorrowedFd<'_>,
     ) -> Poll<io::Result<Ready>> {
         let poll = self.source.poll_ready(direction, cx);
+        self.rearm_if_pending(poll, fd)
+    }
+
+    /// Waits for `direction` to be ready, for a future that calls [`forget`](Self::forget)
+    /// with `id` when it is dropped.
+    #[cfg(not(loom))]
+    pub(crate) fn poll_ready_listed(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        fd: BorrowedFd<'_>,
+        id: &mut Option<u64>,
+    ) -> Poll<io::Result<Ready>> {
+        let poll = self.source.poll_ready_listed(direction, cx, id);
+        self.rearm_if_pending(poll, fd)
+    }
+
+    /// One-shot pollers report a source once, then forget it until re-armed: a task that is
+    /// about to sleep asks again for the directions someone waits on.
+    #[cfg(not(loom))]
+    fn rearm_if_pending(&self, poll: Poll<io::Result<Ready>>, fd: BorrowedFd<'_>) -> Poll<io::Result<Ready>> {
         if poll.is_pending() && self.reactor.poller.needs_rearm() {
             let read = self.source.has_waiters(Direction::Read);
             let write = self.source.has_waiters(Direction::Write);
@@ -241,6 +262,11 @@ impl Registration {
             }
         }
         poll
+    }
+
+    /// A listed waiter is finished or dropped.
+    pub(crate) fn forget(&self, id: u64) {
+        self.source.forget(id);
     }
 
     /// After a `WouldBlock`: the readiness `ready` reported was stale.
@@ -270,8 +296,13 @@ impl Registration {
         self.reactor.remove(self.key);
     }
 
-    pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
-        self.source.poll_ready(direction, cx)
+    pub(crate) fn poll_ready_listed(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        id: &mut Option<u64>,
+    ) -> Poll<io::Result<Ready>> {
+        self.source.poll_ready_listed(direction, cx, id)
     }
 
     pub(crate) fn inject(&self, readable: bool, writable: bool) {

@@ -25,9 +25,9 @@ const TICK_SHIFT: u32 = 3;
 /// Which half of a source a task waits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
-    Read,
+    Read = 0,
     #[cfg_attr(loom, allow(dead_code))]
-    Write,
+    Write = 1,
 }
 
 impl Direction {
@@ -53,17 +53,51 @@ impl Ready {
     }
 }
 
+/// Tasks waiting on a source.
+///
+/// Two kinds, because they end differently. The futures of the async methods (`readable`,
+/// `read_with`, `recv`...) are listed with an id and take themselves off the list when dropped,
+/// so an abandoned wait leaves nothing behind. The poll API (`poll_read_with`, the `AsyncRead`
+/// and `AsyncWrite` impls) has no drop to hook: its wakers are kept, once per task
+/// (`will_wake`), until an event takes them, so several tasks may poll one socket without a
+/// lost wake. A socket that sees many abandoned poll-API waits and no event could collect them
+/// forever, so past `MAX_POLL_WAITERS` the list is flushed: every waker in it is woken (live
+/// waiters poll again and re-register, dead ones are dropped).
 #[derive(Default)]
 struct Waiters {
-    readers: Vec<Waker>,
-    writers: Vec<Waker>,
+    polling: [Vec<Waker>; 2],
+    futures: Vec<FutureWaiter>,
+    next_id: u64,
 }
 
+struct FutureWaiter {
+    id: u64,
+    direction: Direction,
+    waker: Waker,
+}
+
+/// See [`Waiters`]: the most poll-API wakers one direction of a source keeps.
+const MAX_POLL_WAITERS: usize = 64;
+
 impl Waiters {
-    fn of(&mut self, direction: Direction) -> &mut Vec<Waker> {
-        match direction {
-            Direction::Read => &mut self.readers,
-            Direction::Write => &mut self.writers,
+    fn take_ready(&mut self, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
+        if readable {
+            wakers.append(&mut self.polling[Direction::Read as usize]);
+        }
+        if writable {
+            wakers.append(&mut self.polling[Direction::Write as usize]);
+        }
+        let mut index = 0;
+        while index < self.futures.len() {
+            let ready = match self.futures[index].direction {
+                Direction::Read => readable,
+                Direction::Write => writable,
+            };
+            if ready {
+                wakers.push(self.futures.swap_remove(index).waker);
+            } else {
+                index += 1;
+            }
         }
     }
 }
@@ -102,45 +136,99 @@ impl Source {
         let _ = self.state.fetch_update(AcqRel, Acquire, |state| {
             Some(state.wrapping_add(1 << TICK_SHIFT) | bits)
         });
-        let mut waiters = self.waiters.lock();
-        if readable {
-            wakers.append(&mut waiters.readers);
-        }
-        if writable {
-            wakers.append(&mut waiters.writers);
-        }
+        self.waiters.lock().take_ready(readable, writable, wakers);
     }
 
     /// The reactor is going away: fail every current and future wait.
     pub(crate) fn close(&self, wakers: &mut Vec<Waker>) {
         self.state.fetch_or(CLOSED, AcqRel);
-        let mut waiters = self.waiters.lock();
-        wakers.append(&mut waiters.readers);
-        wakers.append(&mut waiters.writers);
+        self.waiters.lock().take_ready(true, true, wakers);
     }
 
-    /// Ready if the direction's bit is set; otherwise stores `cx`'s waker and returns `Pending`.
+    /// Ready if the direction's bit is set; otherwise keeps `cx`'s waker (poll API) and
+    /// returns `Pending`.
     pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
         if let Some(ready) = self.check(direction) {
             return Poll::Ready(ready);
         }
-        let mut waiters = self.waiters.lock();
-        let list = waiters.of(direction);
-        if !list.iter().any(|waker| waker.will_wake(cx.waker())) {
-            list.push(cx.waker().clone());
+        let flushed = {
+            let mut waiters = self.waiters.lock();
+            let list = &mut waiters.polling[direction as usize];
+            let flushed = if list.iter().any(|waker| waker.will_wake(cx.waker())) {
+                Vec::new()
+            } else {
+                let flushed = if list.len() >= MAX_POLL_WAITERS {
+                    std::mem::take(list)
+                } else {
+                    Vec::new()
+                };
+                list.push(cx.waker().clone());
+                flushed
+            };
+            // Re-read under the lock: an event that set the bit before we stored the waker has
+            // already passed the lock and would not wake us.
+            if let Some(ready) = self.check(direction) {
+                drop(waiters);
+                flushed.into_iter().for_each(Waker::wake);
+                return Poll::Ready(ready);
+            }
+            flushed
+        };
+        flushed.into_iter().for_each(Waker::wake);
+        Poll::Pending
+    }
+
+    /// Like [`poll_ready`](Self::poll_ready) for a future that calls [`forget`](Self::forget)
+    /// with `id` when dropped: its waker is listed under `id` (assigned on first use).
+    pub(crate) fn poll_ready_listed(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        id: &mut Option<u64>,
+    ) -> Poll<io::Result<Ready>> {
+        if let Some(ready) = self.check(direction) {
+            return Poll::Ready(ready);
         }
-        // Re-read under the lock: an event that set the bit before we stored the waker has
-        // already passed the lock and would not wake us.
+        let mut waiters = self.waiters.lock();
+        let listed = id.and_then(|id| waiters.futures.iter_mut().find(|waiter| waiter.id == id));
+        match listed {
+            Some(waiter) => {
+                if !waiter.waker.will_wake(cx.waker()) {
+                    waiter.waker = cx.waker().clone();
+                }
+            }
+            None => {
+                // First poll, or an event took our entry (woke us) and we are waiting again.
+                let new_id = waiters.next_id;
+                waiters.next_id += 1;
+                waiters.futures.push(FutureWaiter {
+                    id: new_id,
+                    direction,
+                    waker: cx.waker().clone(),
+                });
+                *id = Some(new_id);
+            }
+        }
         match self.check(direction) {
             Some(ready) => Poll::Ready(ready),
             None => Poll::Pending,
         }
     }
 
+    /// A listed future is done or dropped: takes its waker off the list, if still there.
+    pub(crate) fn forget(&self, id: u64) {
+        let mut waiters = self.waiters.lock();
+        if let Some(index) = waiters.futures.iter().position(|waiter| waiter.id == id) {
+            waiters.futures.swap_remove(index);
+        }
+    }
+
     /// True when some task waits for `direction` (for one-shot pollers, which must re-arm).
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn has_waiters(&self, direction: Direction) -> bool {
-        !self.waiters.lock().of(direction).is_empty()
+        let waiters = self.waiters.lock();
+        !waiters.polling[direction as usize].is_empty()
+            || waiters.futures.iter().any(|waiter| waiter.direction == direction)
     }
 
     fn check(&self, direction: Direction) -> Option<io::Result<Ready>> {

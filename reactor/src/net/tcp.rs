@@ -14,10 +14,11 @@ use std::task::{Context, Poll};
 ///
 /// ```no_run
 /// # async fn f() -> std::io::Result<()> {
-/// let listener = heist::net::TcpListener::bind("127.0.0.1:7000").await?;
+/// let listener = heist_reactor::net::TcpListener::bind("127.0.0.1:7000").await?;
 /// loop {
 ///     let (stream, peer) = listener.accept().await?;
-///     heist::spawn(async move { /* serve `stream` */ drop((stream, peer)) });
+///     // hand `stream` to a task of its own (`heist::spawn`)
+/// #   drop((stream, peer));
 /// }
 /// # }
 /// ```
@@ -57,7 +58,8 @@ impl TcpListener {
     /// queued in the kernel and the listener goes on working once descriptors free up, so a
     /// server should log the error, wait a little and call `accept` again.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        let (stream, peer) = self.inner.read_with(|listener| listener.accept()).await?;
+        Ok((TcpStream::from_std(stream)?, peer))
     }
 
     /// Polls for the next connection.
@@ -229,7 +231,7 @@ impl TcpStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.inner
-            .poll_write_with(cx, |mut stream| stream.write_vectored(bufs))
+            .poll_write_with(cx, |stream| write_vectored(stream, bufs))
     }
 
     /// `poll_close` of the write side: sends FIN. Closing twice, or after the peer has
@@ -271,14 +273,54 @@ async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(error) => return Err(error.into()),
     }
     let stream = Async::new_nonblocking(net::TcpStream::from(socket))?;
-    // The connection is established (or has failed) when the socket becomes writable.
-    stream.writable().await?;
-    if let Some(error) = stream.get_ref().take_error()? {
-        return Err(error);
-    }
+    // Writability alone proves nothing (a new source starts out ready): wait until the
+    // connection is established or has failed.
+    stream.write_with(connection_outcome).await?;
     Ok(TcpStream {
         inner: Arc::new(stream),
     })
+}
+
+/// `Ok` once a non-blocking connect has completed, its error if it failed, `WouldBlock` while
+/// it is still in progress.
+fn connection_outcome(stream: &net::TcpStream) -> io::Result<()> {
+    if let Some(error) = stream.take_error()? {
+        return Err(error);
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
+        Err(error) => Err(error),
+    }
+}
+
+/// `writev` without `SIGPIPE`: std's `write_vectored` cannot pass `MSG_NOSIGNAL`, and a write
+/// to a connection the peer has closed would raise the signal, which kills a process that has
+/// not ignored it (any non-Rust `main`).
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd"
+))]
+fn write_vectored(stream: &net::TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendFlags, sendmsg};
+    Ok(sendmsg(
+        stream,
+        bufs,
+        &mut SendAncillaryBuffer::default(),
+        SendFlags::NOSIGNAL,
+    )?)
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd"
+)))]
+fn write_vectored(mut stream: &net::TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    stream.write_vectored(bufs)
 }
 
 impl AsFd for TcpStream {
