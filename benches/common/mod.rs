@@ -65,6 +65,16 @@ pub fn tokio_rt() -> tokio::runtime::Runtime {
         .expect("build tokio runtime")
 }
 
+/// [`tokio_rt`] with the I/O driver enabled as well, for the network benches.
+pub fn tokio_io_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(*WORKERS)
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("build tokio runtime")
+}
+
 /// smol's multi-threaded setup: one `async_executor::Executor` run by
 /// `WORKERS` std threads. Dropping it stops and joins the threads, then drops
 /// the executor (and with it the tasks still pending).
