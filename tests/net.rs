@@ -1659,3 +1659,75 @@ fn abandoned_poll_api_reads_keep_a_bounded_number_of_wakers() {
         );
     });
 }
+
+/// A worker that takes in an I/O event and then blocks inside the woken task (a blocking call
+/// where it should not be) must not stall the I/O of every other task: another worker takes
+/// the poller over. Here the blocked task is woken by the event the poller-holding worker
+/// receives, so the holder itself is the one that blocks.
+#[test]
+fn a_worker_blocked_in_a_task_does_not_stall_other_io() {
+    run_with_timeout("blocked_worker_io", || {
+        let rt = runtime(2);
+        let (a_reader, mut a_writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (b_reader, mut b_writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (parked_tx, parked_rx) = mpsc::channel();
+        let (blocking_tx, blocking_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let _guard = rt.enter();
+        let a_reader = Async::new(a_reader).unwrap();
+        let b_reader = Async::new(b_reader).unwrap();
+        // Use up the sockets' initial readiness, so both tasks wait for the poller.
+        let mut buf = [0; 1];
+        assert_eq!(
+            a_reader.get_ref().read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert_eq!(
+            b_reader.get_ref().read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+
+        let blocker = rt.spawn(on_pending(
+            {
+                let parked_tx = parked_tx.clone();
+                async move {
+                    let _ = parked_tx;
+                    let mut buf = [0; 1];
+                    a_reader
+                        .read_with(|mut socket| socket.read(&mut buf))
+                        .await
+                        .unwrap();
+                    blocking_tx.send(()).unwrap();
+                    // Blocks this worker thread until the test is over.
+                    release_rx.recv().unwrap();
+                }
+            },
+            {
+                let parked_tx = parked_tx.clone();
+                move || parked_tx.send(()).unwrap()
+            },
+        ));
+        let reader = rt.spawn(on_pending(
+            async move {
+                let mut buf = [0; 5];
+                let n = b_reader
+                    .read_with(|mut socket| socket.read(&mut buf))
+                    .await
+                    .unwrap();
+                buf[..n].to_vec()
+            },
+            move || parked_tx.send(()).unwrap(),
+        ));
+        parked_rx.recv().unwrap();
+        parked_rx.recv().unwrap();
+
+        a_writer.write_all(b"x").unwrap();
+        blocking_rx.recv().unwrap();
+        // One worker is now stuck in the blocker's poll; the other must see this event.
+        b_writer.write_all(b"hello").unwrap();
+        assert_eq!(rt.block_on(reader).unwrap(), b"hello");
+
+        release_tx.send(()).unwrap();
+        rt.block_on(blocker).unwrap();
+    });
+}

@@ -99,14 +99,17 @@ impl Idle {
         was_searching && searching(prev) == 1
     }
 
-    /// A sleeper wakes itself to run work it found (tasks its timers woke), counted as
-    /// searching like a worker woken by `worker_to_notify`. No-op if someone already woke it.
-    pub(crate) fn unpark(&self, worker: usize) {
+    /// A sleeper wakes itself to run tasks it woke (by taking in I/O events or firing
+    /// timers). Not counted as searching: it knows where its work is, and the last-searcher
+    /// rule would otherwise wake a peer for every event. False if someone already woke it.
+    pub(crate) fn unpark_to_work(&self, worker: usize) -> bool {
         let mut sleepers = self.sleepers.lock();
-        if let Some(position) = sleepers.iter().position(|&sleeper| sleeper == worker) {
-            sleepers.swap_remove(position);
-            self.state.fetch_add(SEARCHING_ONE + UNPARKED_ONE, SeqCst);
-        }
+        let Some(position) = sleepers.iter().position(|&sleeper| sleeper == worker) else {
+            return false;
+        };
+        sleepers.swap_remove(position);
+        self.state.fetch_add(UNPARKED_ONE, SeqCst);
+        true
     }
 
     /// True while `worker` is listed as a sleeper (nobody has chosen it to wake up).

@@ -65,6 +65,7 @@
 mod blocking;
 mod context;
 mod coop;
+mod driver_role;
 mod idle;
 mod metrics;
 mod park;

@@ -362,3 +362,45 @@ fn remote_spawn_and_io_event_with_two_workers_parking() {
         );
     });
 }
+
+/// A worker that parks while a busy worker holds the driver for a quick poll either takes the
+/// driver itself or is woken when the busy worker lets go: never both asleep and unserved.
+#[test]
+fn parking_while_a_quick_poll_holds_the_driver_is_never_stranded() {
+    use crate::driver_role::DriverRole;
+    crate::sync::model(|| {
+        let role = Arc::new(DriverRole::new());
+        assert!(role.try_take(), "the busy worker's quick poll");
+        let parker = thread::spawn({
+            let role = role.clone();
+            move || role.try_take() || role.missed_or_take()
+        });
+        let must_wake = role.release_after_quick_poll();
+        let parker_took_it = parker.join().unwrap();
+        assert!(parker_took_it || must_wake, "the parking worker was stranded");
+    });
+}
+
+/// A standby that settles on a long sleep while the holder leaves the poller is either seen
+/// dozing by the departing holder (which wakes it) or sees the departure and sleeps short.
+#[test]
+fn a_dozing_standby_never_sleeps_through_a_departure() {
+    use crate::driver_role::{DriverRole, HANDOFF_DELAY};
+    crate::sync::model(|| {
+        let role = Arc::new(DriverRole::new());
+        // The standby's previous look, which found the holder in the poller.
+        let seen_before = role.try_standby(1).unwrap().departures_seen();
+        let holder = thread::spawn({
+            let role = role.clone();
+            move || role.left_with_work()
+        });
+        let standby = role.try_standby(1).unwrap();
+        // With no departure since, the standby backs off to a long sleep.
+        let sleep = standby.sleep_for(Some(HANDOFF_DELAY), Some(seen_before));
+        let woken = holder.join().unwrap();
+        assert!(
+            sleep <= HANDOFF_DELAY || woken == Some(1),
+            "the standby slept {sleep:?} through a departure"
+        );
+    });
+}

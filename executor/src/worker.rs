@@ -8,11 +8,12 @@
 use crate::blocking::BlockingPool;
 use crate::context;
 use crate::coop;
+use crate::driver_role::DriverRole;
 use crate::idle::Idle;
 use crate::park::Parker;
 use crate::queue::{self, Injector, Steal, Stealer};
 use crate::runtime::{Config, Handle};
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, fence};
 use crate::sync::thread;
 use crate::sync::{Arc, Mutex};
 use crate::task::{Notified, OwnedTasks};
@@ -32,7 +33,12 @@ const INJECTOR_INTERVAL: u32 = 61;
 /// otherwise hold the worker forever.
 const MAX_LIFO_POLLS: u32 = 3;
 
-const NO_DRIVER_HOLDER: usize = usize::MAX;
+/// A standby's sleeps so far in one park (see `driver_role.rs`).
+#[derive(Default)]
+struct StandbyState {
+    last_sleep: Option<Duration>,
+    departures: Option<usize>,
+}
 
 /// What the runtime's threads share.
 pub(crate) struct Shared {
@@ -45,16 +51,8 @@ pub(crate) struct Shared {
     pub(crate) timers: std::sync::Arc<Driver>,
     /// The runtime's I/O: one poller, waited on by at most one parked worker at a time.
     pub(crate) reactor: std::sync::Arc<Reactor>,
-    /// Taken by the one parked worker that blocks in the poller until the next timer deadline,
-    /// and by a busy worker for a moment when it polls for I/O without blocking.
-    driver_taken: AtomicBool,
-    /// The parked worker holding the driver (`NO_DRIVER_HOLDER` if none): woken for work last,
-    /// since waking it leaves the poller and the timers without a waiter until another parks.
-    driver_holder: AtomicUsize,
-    /// A worker went to sleep on its condvar because a busy worker held the driver for a
-    /// quick poll: that worker must wake a sleeper when it lets go, or no one would be left
-    /// to wait on I/O and timers while it runs tasks.
-    driver_missed: AtomicBool,
+    /// Who waits on I/O and timers; see `driver_role.rs`.
+    driver: DriverRole,
     shutdown: AtomicBool,
     pub(crate) config: Config,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
@@ -118,9 +116,7 @@ impl Shared {
             blocking: BlockingPool::new(&config),
             timers: std::sync::Arc::new(Driver::new(num_workers + 1)),
             reactor,
-            driver_taken: AtomicBool::new(false),
-            driver_holder: AtomicUsize::new(NO_DRIVER_HOLDER),
-            driver_missed: AtomicBool::new(false),
+            driver: DriverRole::new(),
             shutdown: AtomicBool::new(false),
             config,
             threads: Mutex::new(Vec::new()),
@@ -187,7 +183,7 @@ impl Shared {
 
     /// Wakes a sleeping worker if the work just published needs one.
     pub(crate) fn notify_parked(&self) {
-        if let Some(index) = self.idle.worker_to_notify(|| self.driver_holder.load(Relaxed)) {
+        if let Some(index) = self.idle.worker_to_notify(|| self.driver.holder()) {
             self.remotes[index].parker.unpark();
         }
     }
@@ -198,41 +194,6 @@ impl Shared {
         let pending =
             self.remotes.iter().any(|remote| !remote.stealer.is_empty()) || !self.injector.is_empty();
         if pending {
-            self.notify_parked();
-        }
-    }
-
-    /// Takes the right to poll for I/O and sleep until the next timer deadline, if free.
-    fn try_take_driver(&self) -> bool {
-        !self.driver_taken.load(Relaxed)
-            && self
-                .driver_taken
-                .compare_exchange(false, true, Acquire, Relaxed)
-                .is_ok()
-    }
-
-    fn release_driver(&self) {
-        self.driver_taken.store(false, Release);
-    }
-
-    /// A parking worker found the driver taken. If a parked holder has it, that holder waits
-    /// on I/O for everyone; if a busy worker has it for a quick poll, ask that worker to wake
-    /// a sleeper when it lets go (Dekker-style: each side writes, then reads the other's flag,
-    /// all `SeqCst`, so one of them sees the other). True if the driver is ours after all.
-    fn driver_missed_or_take(&self) -> bool {
-        if self.driver_holder.load(SeqCst) != NO_DRIVER_HOLDER {
-            return false;
-        }
-        self.driver_missed.store(true, SeqCst);
-        self.driver_taken
-            .compare_exchange(false, true, SeqCst, Relaxed)
-            .is_ok()
-    }
-
-    /// Lets go of the driver after a quick poll, waking a sleeper if one missed it.
-    fn release_driver_after_quick_poll(&self) {
-        self.driver_taken.store(false, SeqCst);
-        if self.driver_missed.swap(false, SeqCst) {
             self.notify_parked();
         }
     }
@@ -442,11 +403,13 @@ impl Worker {
     /// registered. The tasks it wakes land in this worker's queues.
     fn poll_io_without_blocking(&self) {
         let shared = self.shared();
-        if shared.reactor.has_sources() && shared.try_take_driver() {
+        if shared.reactor.has_sources() && shared.driver.try_take() {
             if let Err(error) = shared.reactor.poll(Some(Duration::ZERO)) {
                 report_poll_error(&error);
             }
-            shared.release_driver_after_quick_poll();
+            if shared.driver.release_after_quick_poll() {
+                shared.notify_parked();
+            }
         }
     }
 
@@ -459,45 +422,55 @@ impl Worker {
         self.publish_metrics();
         let remote = &shared.remotes[self.index];
         let asleep = context::park_worker();
-        // Leaving does not strand the driver: we leave as a searcher, and the last searcher to
-        // find work wakes a sleeper, while one that finds none parks and takes the free
-        // driver. So whenever a worker is parked, one of the parked workers ends up waiting
-        // in the poller, and a worker that runs a long task after leaving the poller has
-        // handed I/O over to a peer.
+        let mut standby = StandbyState::default();
+        let mut woke_itself = false;
         loop {
-            let woke_tasks = self.sleep_once(remote);
+            let woke_tasks = self.sleep_once(remote, &mut standby);
             if shared.is_shutdown() {
                 return;
             }
-            if woke_tasks && !shared.injector.is_empty() {
-                // The events or timers we took in woke tasks: we are awake already, so we run
-                // them rather than wake a peer (one futex hop less between an event and its
-                // task). Peers join through the last-searcher rule if there is more.
-                shared.idle.unpark(self.index);
+            if woke_tasks && !shared.injector.is_empty() && shared.idle.unpark_to_work(self.index) {
+                // The events or timers we took in woke tasks: we run them ourselves, with no
+                // futex hop between an event and its task, and without waking a peer to take
+                // the poller over (the standby does that if we are away for long; see
+                // `driver_role.rs`). A burst of woken tasks still spreads: taking a batch
+                // from the injector wakes a sleeper.
+                woke_itself = true;
+                if let Some(standby) = shared.driver.left_with_work() {
+                    shared.remotes[standby].parker.unpark();
+                }
             }
             if !shared.idle.is_parked(self.index) {
                 break;
             }
         }
         drop(asleep);
-        // Whoever woke us counted us as searching.
-        self.searching.set(true);
+        // Whoever woke us counted us as searching; waking ourselves, we know where the work is.
+        self.searching.set(!woke_itself);
     }
 
-    /// One sleep: in the poller until the next timer deadline (then firing what is due) if no
-    /// other worker holds the driver, else on the condvar until unparked. True if it took in
-    /// events or fired timers, which may have woken tasks.
-    fn sleep_once(&self, remote: &Remote) -> bool {
+    /// One sleep: in the poller until the next timer deadline (then firing what is due) if
+    /// the driver is free; else on the condvar, with a timeout if we are the standby. True if
+    /// it took in events or fired timers, which may have woken tasks.
+    fn sleep_once(&self, remote: &Remote, standby: &mut StandbyState) -> bool {
         let shared = self.shared();
-        if !shared.try_take_driver() && !shared.driver_missed_or_take() {
-            remote.parker.park();
+        if !shared.driver.try_take() && !shared.driver.missed_or_take() {
+            match shared.driver.try_standby(self.index) {
+                Some(role) if shared.reactor.has_sources() || shared.timers.has_pending() => {
+                    let sleep = role.sleep_for(standby.last_sleep, standby.departures);
+                    standby.last_sleep = Some(sleep);
+                    standby.departures = Some(role.departures_seen());
+                    remote.parker.park_timeout(Some(sleep));
+                }
+                _ => remote.parker.park(),
+            }
             return false;
         }
         // Only the driver's holder sleeps on the timers, so this succeeds; `None` would only
         // mean no deadline to wake for.
         let timer_sleep = shared.timers.try_sleep(&self.unpark);
         let timeout = timer_sleep.as_ref().and_then(|sleep| sleep.timeout());
-        shared.driver_holder.store(self.index, Relaxed);
+        shared.driver.set_holder(Some(self.index));
         let events = match remote.parker.park_on_driver(timeout) {
             Ok(events) => events,
             Err(error) => {
@@ -510,10 +483,10 @@ impl Worker {
                 0
             }
         };
-        shared.driver_holder.store(NO_DRIVER_HOLDER, Relaxed);
+        shared.driver.set_holder(None);
         drop(timer_sleep);
         let fired = shared.timers.fire_due();
-        shared.release_driver();
+        shared.driver.release();
         events > 0 || fired > 0
     }
 

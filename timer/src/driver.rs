@@ -242,6 +242,11 @@ impl Driver {
             .unwrap_or(NEVER)
     }
 
+    /// True when some timer is registered (or was, until the next firing pass notices).
+    pub fn has_pending(&self) -> bool {
+        self.next_tick() != NEVER
+    }
+
     /// True when some timer may be due now: cheap enough for a busy worker to ask often.
     pub fn is_due(&self) -> bool {
         let next = self.next_tick();
