@@ -89,7 +89,7 @@ pub mod task {
 pub mod net {
     pub use heist_reactor::net::*;
 
-    /// The halves of a split [`TcpStream`](crate::net::TcpStream), under tokio's path.
+    /// The halves of a split [`TcpStream`], under tokio's path.
     pub mod tcp {
         pub use heist_reactor::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
     }
