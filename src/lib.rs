@@ -58,7 +58,10 @@ pub mod time {
 
 /// Tasks: spawning, joining, yielding.
 pub mod task {
-    pub use heist_executor::{Id, JoinError, JoinHandle, consume_budget, spawn, spawn_blocking, yield_now};
+    pub use heist_executor::{
+        AbortHandle, Id, JoinError, JoinHandle, JoinSet, TaskPool, TrySpawnError, consume_budget, spawn,
+        spawn_blocking, yield_now,
+    };
 }
 
 /// Networking: TCP, UDP and Unix-domain sockets, registered with the runtime's reactor.

@@ -67,21 +67,25 @@ mod context;
 mod coop;
 mod driver_role;
 mod idle;
+mod join_set;
 mod metrics;
 mod park;
 mod queue;
 mod runtime;
 mod sync;
 mod task;
+mod task_pool;
 mod worker;
 
 #[cfg(test)]
 mod models;
 
 pub use coop::consume_budget;
+pub use join_set::{AbortHandle, JoinSet};
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV};
 pub use task::{Id, JoinError, JoinHandle};
+pub use task_pool::{TaskPool, TrySpawnError};
 
 use std::future::Future;
 use std::pin::Pin;
