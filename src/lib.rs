@@ -63,6 +63,9 @@ pub mod task {
         spawn_blocking, yield_now,
     };
 }
+/// Synchronization for tasks: `mpsc`, `oneshot`, `Semaphore`, `Mutex`, `RwLock`, `Notify`,
+/// `Barrier`, usable from any runtime's tasks.
+pub mod sync;
 
 /// Networking: TCP, UDP and Unix-domain sockets, registered with the runtime's reactor.
 ///

@@ -1,0 +1,53 @@
+//! Synchronization for tasks: channels, locks, a semaphore, a notifier and a barrier, in
+//! tokio's shapes.
+//!
+//! None of it depends on heist's runtime: these types work from any executor's tasks (and
+//! from plain threads through their `blocking_*` methods). Most are thin wrappers over
+//! well-kept runtime-agnostic crates; each type's documentation says which one does the work.
+//!
+//! | what | backed by |
+//! | --- | --- |
+//! | [`mpsc`]: `channel(cap)` | `async-channel` |
+//! | [`mpsc`]: `unbounded_channel()` | heist's own (`concurrent-queue` and `atomic-waker`) |
+//! | [`oneshot`]: `channel()` | `async-channel` (capacity 1) |
+//! | [`Semaphore`], [`SemaphorePermit`], [`OwnedSemaphorePermit`] | `async-lock` |
+//! | [`Mutex`], [`MutexGuard`], [`OwnedMutexGuard`] | `async-lock` |
+//! | [`RwLock`], its guards and owned guards | `async-lock` |
+//! | [`Barrier`], [`BarrierWaitResult`] | `async-lock` |
+//! | [`Notify`] | heist's own (a mutex-protected waiter queue) |
+//!
+//! heist's own code is where the `sync_mpsc` bench showed the crate behind tokio's (the
+//! unbounded channel), or where a crate's semantics differ from tokio's ([`Notify`]'s stored
+//! permit).
+//!
+//! Where these differ from tokio: the [`Semaphore`] cannot be closed, so acquiring returns
+//! the permit rather than a `Result`, and a permit is always one permit; the lock guards are
+//! async-lock's (no `map`); dropping a bounded `mpsc` receiver does not drop the queued
+//! messages (the last sender does).
+//!
+//! [`mpsc`]: crate::sync::mpsc
+//! [`oneshot`]: crate::sync::oneshot
+//! [`Semaphore`]: crate::sync::Semaphore
+//! [`SemaphorePermit`]: crate::sync::SemaphorePermit
+//! [`OwnedSemaphorePermit`]: crate::sync::OwnedSemaphorePermit
+//! [`Mutex`]: crate::sync::Mutex
+//! [`MutexGuard`]: crate::sync::MutexGuard
+//! [`OwnedMutexGuard`]: crate::sync::OwnedMutexGuard
+//! [`RwLock`]: crate::sync::RwLock
+//! [`Barrier`]: crate::sync::Barrier
+//! [`BarrierWaitResult`]: crate::sync::BarrierWaitResult
+//! [`Notify`]: crate::sync::Notify
+
+mod barrier;
+pub mod mpsc;
+mod mutex;
+mod notify;
+pub mod oneshot;
+mod rwlock;
+mod semaphore;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use rwlock::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
