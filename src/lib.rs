@@ -17,6 +17,190 @@
 
 pub use heist_executor::{Runtime, spawn, spawn_blocking};
 
+/// Runs `async fn main` on a heist runtime.
+///
+/// The attribute turns the function into a plain `fn main` that builds a runtime with
+/// [`runtime::Builder::new()`](runtime::Builder::new) (one worker per CPU core, or
+/// `HEIST_WORKER_THREADS`) and [`block_on`](Runtime::block_on)s the body. The return type is
+/// kept, so `?` works in the body when `main` returns a `Result`.
+///
+/// ```
+/// #[heist::main]
+/// async fn main() {
+///     let task = heist::spawn(async { 6 * 7 });
+///     assert_eq!(task.await.unwrap(), 42);
+/// }
+/// ```
+///
+/// `worker_threads = N` fixes the number of workers:
+///
+/// ```
+/// use heist::io::{AsyncReadExt, AsyncWriteExt};
+/// use heist::net::{TcpListener, TcpStream};
+///
+/// #[heist::main(worker_threads = 2)]
+/// async fn main() -> std::io::Result<()> {
+///     assert_eq!(heist::runtime::Handle::current().metrics().num_workers(), 2);
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"hi").await?;
+///     let mut buf = [0; 2];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///     Ok(())
+/// }
+/// ```
+///
+/// # Compile errors
+///
+/// The attribute goes on an `async fn` without arguments, and `worker_threads` is its only
+/// argument, a positive integer literal. Each of these fails to compile with a message saying
+/// so:
+///
+/// ```compile_fail
+/// #[heist::main]
+/// fn main() {} // not async
+/// ```
+///
+/// ```compile_fail
+/// #[heist::main]
+/// async fn main(args: Vec<String>) {} // arguments: use std::env::args()
+/// ```
+///
+/// ```compile_fail
+/// #[heist::main(flavor = "current_thread")] // unknown argument
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::main(worker_threads = 0)] // zero workers
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::main(worker_threads = "4")] // not an integer
+/// async fn main() {}
+/// ```
+///
+/// # Expansion
+///
+/// The second example above becomes
+///
+/// ```
+/// fn main() -> std::io::Result<()> {
+///     #[allow(clippy::expect_used)]
+///     let rt = ::heist::runtime::Builder::new()
+///         .worker_threads(2)
+///         .build()
+///         .expect("#[heist::main] could not start the heist runtime");
+///     rt.block_on(async move {
+///         /* the body */
+/// #       Ok(())
+///     })
+/// }
+/// ```
+///
+/// (without `worker_threads`, no `.worker_threads(..)` call). `rt` is hygienic: the body
+/// cannot see it.
+///
+pub use heist_macros::main;
+
+/// Runs an `async fn` test on a fresh heist runtime.
+///
+/// The attribute turns the function into a `#[test] fn` that builds a new runtime with 1
+/// worker (`worker_threads = N` for more) and [`block_on`](Runtime::block_on)s the body on the
+/// test's own thread. A panic in the body therefore unwinds through `block_on` and fails the
+/// test with its original message, so `#[should_panic(expected = "...")]` works; the other
+/// attributes (`#[ignore]`, `#[should_panic]`...) and the return type (`-> Result<(), E>`) are
+/// kept.
+///
+/// ```
+/// use heist::time::{Duration, sleep};
+///
+/// #[heist::test]
+/// async fn sleeps() {
+///     sleep(Duration::from_millis(1)).await;
+/// }
+///
+/// #[heist::test(worker_threads = 2)]
+/// async fn spawns() -> Result<(), heist::task::JoinError> {
+///     let tasks: Vec<_> = (0..10u64).map(|i| heist::spawn(async move { i * i })).collect();
+///     let mut sum = 0;
+///     for task in tasks {
+///         sum += task.await?;
+///     }
+///     assert_eq!(sum, 285);
+///     Ok(())
+/// }
+///
+/// #[heist::test]
+/// #[should_panic(expected = "boom")]
+/// async fn panics() {
+///     panic!("boom");
+/// }
+/// # fn main() {}
+/// ```
+///
+/// (Doc tests are built without `--test`, which drops `#[test]` functions: this example only
+/// shows that they expand. `cargo test` runs such tests.)
+///
+/// # Compile errors
+///
+/// As for [`main`](macro@main), each of these fails to compile with a message saying what to do:
+///
+/// ```compile_fail
+/// #[heist::test]
+/// fn not_async() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::test(flavor = "multi_thread")] // unknown argument
+/// async fn flavored() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::test(worker_threads = 0)] // zero workers
+/// async fn no_workers() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::test(worker_threads = 1.5)] // not an integer
+/// async fn fractional() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::test]
+/// #[test] // #[heist::test] already adds it
+/// async fn twice() {}
+/// # fn main() {}
+/// ```
+///
+/// # Expansion
+///
+/// The first example above becomes
+///
+/// ```
+/// #[::core::prelude::v1::test]
+/// fn sleeps() {
+///     #[allow(clippy::expect_used)]
+///     let rt = ::heist::runtime::Builder::new()
+///         .worker_threads(1)
+///         .build()
+///         .expect("#[heist::test] could not start the heist runtime");
+///     rt.block_on(async move { /* the body */ })
+/// }
+/// # fn main() {}
+/// ```
+///
+/// with the function's other attributes after `#[test]`.
+///
+pub use heist_macros::test;
+
 /// Building, entering and watching a runtime.
 pub mod runtime {
     pub use heist_executor::{
