@@ -247,6 +247,7 @@ pub mod task {
         spawn_blocking, yield_now,
     };
 }
+
 /// Synchronization for tasks: `mpsc`, `oneshot`, `Semaphore`, `Mutex`, `RwLock`, `Notify`,
 /// `Barrier`, usable from any runtime's tasks.
 pub mod sync;
@@ -313,4 +314,81 @@ pub mod io {
     };
     pub use heist_reactor::Async;
     pub use std::io::{Error, ErrorKind, Result};
+}
+
+/// Signals, delivered through the runtime's reactor: [`ctrl_c`](signal::ctrl_c) and, in
+/// [`signal::unix`], a listener for any catchable signal.
+///
+/// A listener sees every delivery that arrives after it was made; deliveries that arrive
+/// before a `recv` coalesce into one. The first listener for a signal replaces that signal's
+/// default action for the rest of the process's life (a `SIGINT` no longer ends it).
+///
+/// ```
+/// use heist::process::Command;
+/// use heist::signal::unix::{SignalKind, signal};
+///
+/// heist::Runtime::new().unwrap().block_on(async {
+///     let mut usr1 = signal(SignalKind::user_defined1())?;
+///     // Another process sends us SIGUSR1.
+///     let pid = std::process::id().to_string();
+///     Command::new("sh").args(["-c", "kill -USR1 \"$1\"", "sh", &pid]).status().await?;
+///     usr1.recv().await.expect("the runtime is running");
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+///
+/// Waiting for Ctrl-C:
+///
+/// ```no_run
+/// heist::Runtime::new().unwrap().block_on(async {
+///     heist::signal::ctrl_c().await?;
+///     println!("interrupted: cleaning up");
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub mod signal {
+    pub use heist_reactor::signal::ctrl_c;
+
+    /// Unix signals: [`signal`](unix::signal) makes a [`Signal`](unix::Signal) listener for
+    /// a [`SignalKind`](unix::SignalKind); `Signal::recv` waits for the next delivery, and
+    /// `Signal` is also a `Stream` of `()`.
+    pub mod unix {
+        pub use heist_reactor::signal::unix::{Signal, SignalKind, signal};
+    }
+}
+
+/// Child processes: [`Command`](process::Command) in `std::process::Command`'s shape, whose
+/// [`Child`](process::Child) is waited for without blocking a worker (a pidfd registered
+/// with the reactor on Linux, SIGCHLD elsewhere) and whose pipes are asynchronous.
+///
+/// A `Child` dropped before it ended keeps running (unless `kill_on_drop(true)`) and is
+/// reaped in the background when it ends.
+///
+/// ```
+/// use heist::io::{AsyncReadExt, AsyncWriteExt};
+/// use heist::process::{Command, Stdio};
+///
+/// heist::Runtime::new().unwrap().block_on(async {
+///     let output = Command::new("echo").arg("hi").output().await?;
+///     assert!(output.status.success());
+///     assert_eq!(output.stdout, b"hi\n");
+///
+///     let mut cat = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+///     let mut stdin = cat.stdin.take().unwrap();
+///     stdin.write_all(b"meow").await?;
+///     stdin.close().await?; // the end of cat's input
+///     let mut echoed = String::new();
+///     cat.stdout.take().unwrap().read_to_string(&mut echoed).await?;
+///     assert_eq!(echoed, "meow");
+///     assert_eq!(cat.wait().await?.code(), Some(0));
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub mod process {
+    pub use heist_reactor::process::{
+        Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio,
+    };
 }

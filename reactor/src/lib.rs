@@ -39,6 +39,10 @@ mod sync;
 mod async_fd;
 #[cfg(not(loom))]
 pub mod net;
+#[cfg(not(loom))]
+pub mod process;
+#[cfg(not(loom))]
+pub mod signal;
 
 #[cfg(not(loom))]
 pub use async_fd::Async;
