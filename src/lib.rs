@@ -316,6 +316,10 @@ pub mod io {
     pub use std::io::{Error, ErrorKind, Result};
 }
 
+/// [hyper](https://docs.rs/hyper/1) 1.x on heist (feature `hyper`): `HeistExecutor`, `HeistTimer`, `HeistIo`.
+#[cfg(feature = "hyper")]
+pub mod hyper;
+
 /// Signals, delivered through the runtime's reactor: [`ctrl_c`](signal::ctrl_c) and, in
 /// [`signal::unix`], a listener for any catchable signal.
 ///
