@@ -204,7 +204,8 @@ pub use heist_macros::test;
 /// Building, entering and watching a runtime.
 pub mod runtime {
     pub use heist_executor::{
-        Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError, WORKER_THREADS_ENV,
+        Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, StallReport, TaskDump, TaskInfo, TaskState,
+        TryCurrentError, WORKER_THREADS_ENV,
     };
 }
 

@@ -2,15 +2,18 @@
 
 use crate::context;
 use crate::coop;
+use crate::dump::TaskDump;
 use crate::metrics::RuntimeMetrics;
 use crate::park::Parker;
+use crate::stall::{DEFAULT_STALL_THRESHOLD, StallHook, StallReport};
 use crate::sync::{Arc, thread};
-use crate::task::{Header, Id, JoinHandle, Notified, Schedule, new_task};
+use crate::task::{Header, Id, JoinHandle, Notified, Schedule, new_task_at};
 use crate::worker::Shared;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::pin::pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -27,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) stall_threshold: Option<Duration>,
+    pub(crate) on_stall: Option<StallHook>,
 }
 
 /// Configures and starts a [`Runtime`].
@@ -47,6 +52,8 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
+    stall_threshold: Option<Duration>,
+    on_stall: Option<StallHook>,
 }
 
 impl Default for Builder {
@@ -61,6 +68,7 @@ impl fmt::Debug for Builder {
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("stall_threshold", &self.stall_threshold)
             .finish_non_exhaustive()
     }
 }
@@ -71,7 +79,7 @@ pub const WORKER_THREADS_ENV: &str = "HEIST_WORKER_THREADS";
 
 impl Builder {
     /// One worker per CPU core (or `HEIST_WORKER_THREADS`), up to 512 blocking threads that
-    /// leave after 10 s idle.
+    /// leave after 10 s idle, stall detection at 100 ms reporting on stderr.
     pub fn new() -> Self {
         Builder {
             worker_threads: None,
@@ -81,6 +89,8 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             on_thread_start: None,
             on_thread_stop: None,
+            stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
+            on_stall: None,
         }
     }
 
@@ -124,6 +134,51 @@ impl Builder {
     /// Runs `f` on every thread of the runtime before it exits.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Reports polls that run longer than `threshold` (default: 100 ms); `None` turns stall
+    /// detection off.
+    ///
+    /// A task that blocks inside `poll` (a blocking call, a long computation, a `std` lock
+    /// held by a stuck thread) holds its worker and every task queued behind it. With a
+    /// threshold set, a watchdog thread (`heist-watchdog`, one per runtime; it runs no
+    /// `on_thread_start` hook) looks at the workers every half threshold and reports each poll
+    /// that has run longer than the threshold, once, *while it is still running*, to the
+    /// [`on_stall`](Self::on_stall) hook (default: one line on stderr). The workers read no
+    /// clock for this: each publishes the polled task in an atomic before the poll and clears
+    /// it after. Polls on the blocking pool and in `block_on` are not watched.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = heist_executor::Builder::new()
+    ///     .worker_threads(1)
+    ///     .stall_threshold(Some(Duration::from_millis(10)))
+    ///     .on_stall(|report| {
+    ///         eprintln!("stalled {:?} on worker {}: {}", report.duration(), report.worker(), report.location())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(async {
+    ///     // Blocks its worker for 50 ms: reported, with this line as the spawn location.
+    ///     heist_executor::spawn(async { std::thread::sleep(Duration::from_millis(50)) }).await.unwrap();
+    /// });
+    ///
+    /// // Off:
+    /// let quiet = heist_executor::Builder::new().stall_threshold(None).build().unwrap();
+    /// # drop(quiet);
+    /// ```
+    pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.stall_threshold = threshold;
+        self
+    }
+
+    /// Calls `hook` (on the watchdog thread) for each stalled poll, instead of writing a line
+    /// to stderr; see [`stall_threshold`](Self::stall_threshold). A panic in the hook is
+    /// caught and ignored; the hook should return quickly, as the watchdog waits for it.
+    pub fn on_stall(&mut self, hook: impl Fn(&StallReport) + Send + Sync + 'static) -> &mut Self {
+        self.on_stall = Some(std::sync::Arc::new(hook));
         self
     }
 
@@ -173,6 +228,8 @@ impl Builder {
             blocking_keep_alive: self.blocking_keep_alive,
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
+            stall_threshold: self.stall_threshold,
+            on_stall: self.on_stall.clone(),
         };
         let reactor = heist_reactor::Reactor::new()?;
         let (handle, workers) = Shared::with_workers(num_workers, config, reactor);
@@ -200,6 +257,9 @@ impl Builder {
             })?;
             shared.add_thread(thread);
         }
+        // Not under loom: the models have no clock, and the watchdog is no part of them.
+        #[cfg(not(loom))]
+        crate::stall::Watchdog::start(&runtime.handle)?;
         Ok(runtime)
     }
 }
@@ -271,6 +331,11 @@ impl Runtime {
     /// Counters describing the runtime's work so far.
     pub fn metrics(&self) -> RuntimeMetrics {
         self.handle.metrics()
+    }
+
+    /// The unfinished tasks of this runtime; see [`Handle::dump`].
+    pub fn dump(&self) -> TaskDump {
+        self.handle.dump()
     }
 
     /// Shuts down like `drop`, but waits at most `timeout` for blocking jobs that are still
@@ -362,7 +427,17 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) = new_task(future, self.clone(), Id::next());
+        self.spawn_at(future, Location::caller())
+    }
+
+    /// [`spawn`](Self::spawn) with the spawn location given, for callers that reach this
+    /// through a closure (which `#[track_caller]` does not see through).
+    pub(crate) fn spawn_at<F>(&self, future: F, location: &'static Location<'static>) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = new_task_at(future, self.clone(), Id::next(), location);
         if let Some(notified) = self.shared.owned.bind(task, notified) {
             self.shared.schedule(notified, false);
         }
@@ -376,7 +451,17 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.blocking.spawn(self, f)
+        self.spawn_blocking_at(f, Location::caller())
+    }
+
+    /// [`spawn_blocking`](Self::spawn_blocking) with the spawn location given.
+    pub(crate) fn spawn_blocking_at<F, R>(&self, f: F, location: &'static Location<'static>) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        // The blocking pool's spawn path has no `#[track_caller]`: hand it the location.
+        crate::task::with_spawn_location(location, || self.shared.blocking.spawn(self, f))
     }
 
     /// Runs `future` to completion on the current thread with this runtime current; see
@@ -407,6 +492,30 @@ impl Handle {
     /// Counters describing the runtime's work so far.
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::new(self.clone())
+    }
+
+    /// Lists the runtime's unfinished tasks (blocking jobs included): id, spawn location,
+    /// state, polls and age, oldest first. `Display` prints one line per task.
+    ///
+    /// The list is read one shard at a time, each under the lock that spawning and completing
+    /// tasks of that shard take: a dump of many tasks delays those briefly, not the polls.
+    /// Each task costs 16 bytes in its header for this (location, poll count, spawn time).
+    ///
+    /// ```
+    /// let runtime = heist_executor::Runtime::new().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let line = line!() + 1;
+    /// let waiting = runtime.spawn_blocking(move || rx.recv());
+    /// let dump = runtime.dump();
+    /// // One line per task, like `task 3      running   polls=1      age=0.000s spawned at src/main.rs:5:28`
+    /// print!("{dump}");
+    /// let task = &dump.tasks()[0];
+    /// assert_eq!(task.id(), waiting.id());
+    /// assert_eq!(task.location().line(), line);
+    /// drop(tx);
+    /// ```
+    pub fn dump(&self) -> TaskDump {
+        TaskDump::collect(&self.shared.owned)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::idle::Idle;
 use crate::park::Parker;
 use crate::queue::{self, Injector, Steal, Stealer};
 use crate::runtime::{Config, Handle};
+use crate::stall::Watchdog;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, fence};
 use crate::sync::thread;
 use crate::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use crossbeam_utils::CachePadded;
 use heist_reactor::Reactor;
 use heist_timer::Driver;
 use std::cell::Cell;
+use std::panic::Location;
 use std::task::Waker;
 use std::time::Duration;
 
@@ -56,6 +58,8 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     pub(crate) config: Config,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// Stall detection, when a threshold is set; see `stall.rs`.
+    pub(crate) watchdog: Option<Watchdog>,
 }
 
 /// What other threads may touch of a worker.
@@ -71,6 +75,10 @@ pub(crate) struct WorkerMetrics {
     pub(crate) polls: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) parks: AtomicU64,
+    /// The spawn location of the task being polled, null between polls; written only with
+    /// stall detection on, read by the watchdog (`stall.rs`). A `std` atomic even under loom:
+    /// it synchronises nothing the models check.
+    pub(crate) polling: std::sync::atomic::AtomicPtr<Location<'static>>,
 }
 
 /// A worker thread's own state. Lives on that thread's stack; other threads see it only
@@ -86,6 +94,8 @@ pub(crate) struct Worker {
     /// Unparks this worker; handed to the timers while it holds the driver.
     unpark: Waker,
     rng: Cell<u32>,
+    /// Stall detection is on: publish each poll's task in `WorkerMetrics::polling`.
+    watch_stalls: bool,
     polls: Cell<u64>,
     steals: Cell<u64>,
     parks: Cell<u64>,
@@ -99,6 +109,11 @@ impl Shared {
         reactor: Reactor,
     ) -> (Handle, Vec<Worker>) {
         let reactor = std::sync::Arc::new(reactor);
+        let watchdog = config
+            .stall_threshold
+            .map(|threshold| Watchdog::new(threshold, config.on_stall.clone()));
+        // Under loom no watchdog runs (see `Builder::build`): leave the models unchanged.
+        let watch_stalls = watchdog.is_some() && cfg!(not(loom));
         let locals: Vec<_> = (0..num_workers).map(|_| queue::Worker::new_fifo()).collect();
         let remotes = locals
             .iter()
@@ -120,6 +135,7 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             config,
             threads: Mutex::new(Vec::new()),
+            watchdog,
         };
         let handle = Handle::from_shared(shared);
         let workers = locals
@@ -135,6 +151,7 @@ impl Shared {
                 tick: Cell::new(0),
                 searching: Cell::new(false),
                 rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+                watch_stalls,
                 polls: Cell::new(0),
                 steals: Cell::new(0),
                 parks: Cell::new(0),
@@ -213,6 +230,9 @@ impl Shared {
     pub(crate) fn shutdown(&self, blocking_timeout: Option<Duration>) {
         if self.shutdown.swap(true, SeqCst) {
             return;
+        }
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.stop();
         }
         for remote in self.remotes.iter() {
             remote.parker.unpark();
@@ -377,11 +397,21 @@ impl Worker {
         let polls = self.polls.get() + 1;
         self.polls.set(polls);
         // Published before the poll, so whoever sees the task's result sees it counted.
-        self.shared().remotes[self.index]
-            .metrics
-            .polls
-            .store(polls, Relaxed);
+        let metrics = &self.shared().remotes[self.index].metrics;
+        metrics.polls.store(polls, Relaxed);
+        if !self.watch_stalls {
+            return coop::with_budget(|| task.run());
+        }
+        // For the watchdog: the location after the counter (release), so that a watchdog that
+        // sees this location reads this poll's count or a later one. No clock on this path.
+        let location = std::ptr::from_ref(task.location()).cast_mut();
+        metrics
+            .polling
+            .store(location, std::sync::atomic::Ordering::Release);
         coop::with_budget(|| task.run());
+        metrics
+            .polling
+            .store(std::ptr::null_mut(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Called when a task is spawned or woken on this worker's thread.

@@ -18,6 +18,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroU64;
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -48,6 +49,11 @@ impl Notified {
     /// The caller gives up one reference and the `NOTIFIED` token.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> Notified {
         Notified(raw)
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.0.header().location
     }
 
     pub(crate) fn run(self) {
@@ -110,14 +116,56 @@ impl Drop for Task {
 }
 
 /// Allocates a task: its owned-list handle, its first `Notified` and its `JoinHandle`.
+///
+/// The task's spawn location is the caller's (`#[track_caller]` all the way up from the public
+/// spawn functions), unless [`with_spawn_location`] set one for this thread.
+#[track_caller]
 pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: Id) -> (Task, Notified, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let raw = RawTask::new(future, scheduler, id);
+    // Read here, not in a closure: closures do not inherit `#[track_caller]`.
+    let caller = Location::caller();
+    let location = SPAWN_LOCATION
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or(caller);
+    new_task_at(future, scheduler, id, location)
+}
+
+/// [`new_task`] with the spawn location given.
+pub(crate) fn new_task_at<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+    location: &'static Location<'static>,
+) -> (Task, Notified, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let raw = RawTask::new(future, scheduler, id, location);
     (Task(raw), Notified(raw), JoinHandle::new(raw))
+}
+
+thread_local!(static SPAWN_LOCATION: Cell<Option<&'static Location<'static>>> = const { Cell::new(None) });
+
+/// Runs `f` with `location` as the spawn location of the next task `f` creates on this thread:
+/// for spawn paths that go through code without `#[track_caller]` (the blocking pool).
+pub(crate) fn with_spawn_location<R>(location: &'static Location<'static>, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = SPAWN_LOCATION.try_with(|slot| slot.set(None));
+        }
+    }
+    let _ = SPAWN_LOCATION.try_with(|slot| slot.set(Some(location)));
+    let _reset = Reset;
+    f()
 }
 
 /// A task's identity, unique for the life of the process.

@@ -8,9 +8,12 @@ use super::{Header, Notified, RawTask, Task};
 use crate::sync::{Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
+use std::time::Instant;
 
 pub(crate) struct OwnedTasks {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// The origin of the tasks' spawn times (`OwnedLinks::spawned_ms`).
+    start: Instant,
 }
 
 struct Shard {
@@ -37,7 +40,34 @@ impl OwnedTasks {
                 }))
             })
             .collect();
-        OwnedTasks { shards }
+        OwnedTasks {
+            shards,
+            start: Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the list was created (the runtime's start), saturating.
+    pub(crate) fn now_ms(&self) -> u32 {
+        u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX)
+    }
+
+    /// Calls `f` with every listed task's header and spawn time, one shard at a time under its
+    /// lock: spawns and completions in that shard wait meanwhile, so `f` should be short.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header, u32)) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            let mut cursor = shard.head;
+            while let Some(ptr) = cursor {
+                // SAFETY: linked tasks are alive (the list holds a reference); the links are
+                // guarded by the shard lock we hold.
+                let header = unsafe { ptr.as_ref() };
+                let (next, spawned_ms) = header
+                    .owned
+                    .with(|links| unsafe { ((*links).next, (*links).spawned_ms) });
+                f(header, spawned_ms);
+                cursor = next;
+            }
+        }
     }
 
     fn shard(&self, header: &Header) -> MutexGuard<'_, Shard> {
@@ -51,6 +81,7 @@ impl OwnedTasks {
         let ptr = task.header_ptr();
         // SAFETY: the task is alive: we hold its list reference.
         let header = unsafe { ptr.as_ref() };
+        let spawned_ms = self.now_ms();
         let mut shard = self.shard(header);
         if shard.closed {
             drop(shard);
@@ -63,6 +94,7 @@ impl OwnedTasks {
         header.owned.with_mut(|links| unsafe {
             (*links).prev = None;
             (*links).next = old_head;
+            (*links).spawned_ms = spawned_ms;
             (*links).linked = true;
         });
         if let Some(old) = old_head {

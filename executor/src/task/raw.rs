@@ -1,6 +1,7 @@
 //! The task allocation and the type-erased functions that act on it.
 //!
-//! A task is one `Box<Cell<F, S>>`: the [`Header`] (state word, vtable, id, owned-list links),
+//! A task is one `Box<Cell<F, S>>`: the [`Header`] (state word, vtable, id, spawn location,
+//! poll count, owned-list links with the spawn time),
 //! the scheduler handle, the stage (the future, then its output, in the same bytes) and the
 //! join waker. Every other handle (`Notified`, `Task`, `JoinHandle`, `Waker`) is a pointer to
 //! the header that owns one reference. The waker's data pointer *is* the header pointer, so
@@ -11,9 +12,10 @@ use super::{Id, JoinError, Notified, Schedule};
 use crate::sync::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 #[repr(C)]
@@ -21,6 +23,12 @@ pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
     pub(crate) id: Id,
+    /// Where the task was spawned (`#[track_caller]`), for task dumps and stall reports.
+    pub(crate) location: &'static Location<'static>,
+    /// Polls so far, for task dumps. Written only by the thread holding `RUNNING` (a load and
+    /// a store, no read-modify-write), read by anyone. A plain `std` atomic even under loom:
+    /// it is diagnostic and synchronises nothing.
+    pub(crate) polls: std::sync::atomic::AtomicU32,
     /// Links of the owned-tasks list; read and written only under that list's shard lock.
     pub(crate) owned: UnsafeCell<OwnedLinks>,
 }
@@ -29,6 +37,9 @@ pub(crate) struct Header {
 pub(crate) struct OwnedLinks {
     pub(crate) prev: Option<NonNull<Header>>,
     pub(crate) next: Option<NonNull<Header>>,
+    /// Milliseconds from the runtime's start to the spawn (saturating), set by `bind`; it
+    /// sits in what was padding after `linked`.
+    pub(crate) spawned_ms: u32,
     pub(crate) linked: bool,
 }
 
@@ -77,7 +88,7 @@ pub(crate) struct RawTask {
 }
 
 impl RawTask {
-    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id, location: &'static Location<'static>) -> RawTask
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -88,6 +99,8 @@ impl RawTask {
                 state: State::new(),
                 vtable: &VtableOf::<F, S>::VTABLE,
                 id,
+                location,
+                polls: std::sync::atomic::AtomicU32::new(0),
                 owned: UnsafeCell::new(OwnedLinks::default()),
             },
             scheduler,
@@ -276,6 +289,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         ToRunning::Cancel => return unsafe { dealloc_if::<F, S>(cell.cancel(ptr), ptr) },
         ToRunning::Failed => return RawTask { ptr }.drop_reference(),
     }
+    let polls = &cell.header.polls;
+    polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
     // The worker's reference keeps the task alive for the poll, so this waker owns none.
     // SAFETY: the data pointer is a live header and the vtable matches it.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });

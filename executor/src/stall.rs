@@ -1,0 +1,189 @@
+//! Stall detection: a watchdog thread that reports polls running longer than a threshold.
+//!
+//! The hot path reads no clock. Before each poll a worker publishes the polled task's spawn
+//! location in its slot (`WorkerMetrics::polling`, a plain store next to the poll counter it
+//! already publishes) and clears it after. The watchdog wakes every half threshold and looks
+//! at each worker's (poll counter, location) pair: the same pair, still set, on two looks
+//! `threshold` apart means one poll has run at least that long. It reports it once, *while it
+//! is still stuck*, so a poll that never returns (a deadlock, a blocking call that hangs) is
+//! reported too. The duration it reports is a lower bound: from the first look that saw the
+//! poll, which is at most one tick after the poll started.
+
+use crate::runtime::Handle;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the `on_stall` hook receives.
+pub(crate) type StallHook = Arc<dyn Fn(&StallReport) + Send + Sync>;
+
+/// The default stall threshold.
+pub(crate) const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
+
+/// A task whose poll has been running longer than the runtime's stall threshold; see
+/// [`Builder::stall_threshold`](crate::Builder::stall_threshold).
+#[derive(Clone, Debug)]
+pub struct StallReport {
+    location: &'static Location<'static>,
+    worker: usize,
+    duration: Duration,
+    threshold: Duration,
+}
+
+impl StallReport {
+    /// Where the stalled task was spawned.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// The worker thread polling it (0-based, as in [`RuntimeMetrics`](crate::RuntimeMetrics)).
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// How long the poll had been running when it was reported: at least the threshold, and
+    /// at most one watchdog tick (half the threshold) less than the truth. The poll may still
+    /// be running: the report is made while it is stuck, once per poll.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The runtime's stall threshold.
+    pub fn threshold(&self) -> Duration {
+        self.threshold
+    }
+}
+
+impl fmt::Display for StallReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a task spawned at {} has been in one poll for {:?} on worker {} (stall threshold {:?}); \
+             blocking code belongs in spawn_blocking",
+            self.location, self.duration, self.worker, self.threshold
+        )
+    }
+}
+
+/// The default hook: one line on stderr.
+pub(crate) fn default_hook() -> StallHook {
+    Arc::new(|report: &StallReport| eprintln!("heist: {report}"))
+}
+
+/// The watchdog's settings and its stop signal; lives in `Shared`.
+pub(crate) struct Watchdog {
+    threshold: Duration,
+    hook: StallHook,
+    stopped: Mutex<bool>,
+    wake: Condvar,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// One look's memory of one worker: which poll it saw, since when, and whether it reported it.
+#[derive(Clone, Copy)]
+struct Seen {
+    polls: u64,
+    since: Instant,
+    reported: bool,
+}
+
+impl Watchdog {
+    pub(crate) fn new(threshold: Duration, hook: Option<StallHook>) -> Watchdog {
+        Watchdog {
+            threshold,
+            hook: hook.unwrap_or_else(default_hook),
+            stopped: Mutex::new(false),
+            wake: Condvar::new(),
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// Starts the watchdog thread for `handle`'s runtime (whose `Shared` holds this watchdog).
+    pub(crate) fn start(handle: &Handle) -> std::io::Result<()> {
+        let Some(watchdog) = handle.shared().watchdog.as_ref() else {
+            return Ok(());
+        };
+        let handle = handle.clone();
+        let thread = std::thread::Builder::new()
+            .name("heist-watchdog".into())
+            .spawn(move || watch(&handle))?;
+        *watchdog.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+        Ok(())
+    }
+
+    /// Stops the watchdog thread and waits for it (unless this is it: a hook dropping the
+    /// runtime). Idempotent.
+    pub(crate) fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// Sleeps one tick; false once stopped.
+    fn sleep(&self, tick: Duration) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if *stopped {
+            return false;
+        }
+        let (stopped, _) = self
+            .wake
+            .wait_timeout(stopped, tick)
+            .unwrap_or_else(|e| e.into_inner());
+        !*stopped
+    }
+}
+
+/// The watchdog thread's body.
+fn watch(handle: &Handle) {
+    let shared = handle.shared();
+    let Some(watchdog) = shared.watchdog.as_ref() else {
+        return;
+    };
+    let tick = (watchdog.threshold / 2).max(Duration::from_micros(500));
+    let mut seen: Vec<Option<Seen>> = vec![None; shared.num_workers()];
+    while watchdog.sleep(tick) {
+        let now = Instant::now();
+        for (worker, seen) in seen.iter_mut().enumerate() {
+            let metrics = shared.worker_metrics(worker);
+            // Acquire pairs with the worker's release store of the location, which follows its
+            // store of the poll counter: the counter read is that poll's or a later one's.
+            let location = metrics.polling.load(Acquire);
+            if location.is_null() {
+                *seen = None;
+                continue;
+            }
+            let polls = metrics.polls.load(Relaxed);
+            match seen {
+                Some(seen) if seen.polls == polls => {
+                    let duration = now.duration_since(seen.since);
+                    if !seen.reported && duration >= watchdog.threshold {
+                        seen.reported = true;
+                        let report = StallReport {
+                            // SAFETY: workers only publish `&'static Location`s (or null).
+                            location: unsafe { &*location },
+                            worker,
+                            duration,
+                            threshold: watchdog.threshold,
+                        };
+                        // A panicking hook must not take the watchdog down.
+                        let _ = catch_unwind(AssertUnwindSafe(|| (watchdog.hook)(&report)));
+                    }
+                }
+                _ => {
+                    *seen = Some(Seen {
+                        polls,
+                        since: now,
+                        reported: false,
+                    })
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Stall detection: a poll that runs longer than the threshold is reported to the hook, with
+//! its task's spawn location, the worker and the duration.
+//!
+//! The stalled tasks here block inside their poll (`std::thread::sleep`): that is the stall
+//! being detected, not a wait for a race.
+
+mod common;
+
+use common::{WAIT, run_with_timeout};
+use heist::runtime::{Builder, StallReport};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const THRESHOLD: Duration = Duration::from_millis(1);
+const STALL: Duration = Duration::from_millis(30);
+
+/// A runtime with a 1 ms threshold whose hook sends every report to the returned receiver.
+fn watched_runtime(workers: usize) -> (heist::Runtime, mpsc::Receiver<StallReport>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let rt = Builder::new()
+        .worker_threads(workers)
+        .stall_threshold(Some(THRESHOLD))
+        .on_stall(move |report| {
+            let _ = tx.lock().unwrap().send(report.clone());
+        })
+        .build()
+        .unwrap();
+    (rt, rx)
+}
+
+fn is_ours(report: &StallReport, line: u32) -> bool {
+    report.location().file().ends_with("stall.rs") && report.location().line() == line
+}
+
+/// The stalled poll: blocks its worker until the hook reports it (or `WAIT` passes) and
+/// returns the report. The watchdog reports a poll while it is still running, so this needs
+/// no guess at how long to block.
+fn block_until_reported(reports: &Mutex<mpsc::Receiver<StallReport>>, line: u32) -> Option<StallReport> {
+    let reports = reports.lock().unwrap();
+    loop {
+        let report = reports.recv_timeout(WAIT).ok()?;
+        // On a loaded machine another poll may exceed 1 ms too; we want ours.
+        if is_ours(&report, line) {
+            return Some(report);
+        }
+    }
+}
+
+#[test]
+fn a_blocking_poll_is_reported_with_location_worker_and_duration() {
+    run_with_timeout("a_blocking_poll_is_reported", || {
+        let (rt, reports) = watched_runtime(1);
+        let reports = Arc::new(Mutex::new(reports));
+        let inside = reports.clone();
+        let line = line!() + 1;
+        let stalled = rt.spawn(async move { block_until_reported(&inside, line) });
+        let report = rt.block_on(stalled).unwrap().expect("no stall report");
+        assert_eq!(report.worker(), 0, "the only worker");
+        assert_eq!(report.threshold(), THRESHOLD);
+        assert!(report.duration() >= THRESHOLD, "{report}");
+        let text = report.to_string();
+        assert!(
+            text.contains(&format!("stall.rs:{line}:")) && text.contains("worker 0"),
+            "{text}"
+        );
+        // Once per poll: after the runtime (and its watchdog) stopped, no second report.
+        drop(rt);
+        let reports = reports.lock().unwrap();
+        assert_eq!(reports.try_iter().filter(|r| is_ours(r, line)).count(), 0);
+    });
+}
+
+#[test]
+fn the_report_names_the_stalled_worker() {
+    run_with_timeout("the_report_names_the_stalled_worker", || {
+        let (rt, reports) = watched_runtime(3);
+        let reports = Arc::new(Mutex::new(reports));
+        let line = line!() + 1;
+        let stalled = rt.spawn(async move { block_until_reported(&reports, line) });
+        let report = rt.block_on(stalled).unwrap().expect("no stall report");
+        assert!(report.worker() < 3, "{report}");
+        assert!(report.duration() >= THRESHOLD, "{report}");
+    });
+}
+
+#[test]
+fn no_report_when_turned_off() {
+    run_with_timeout("no_report_when_turned_off", || {
+        let called = Arc::new(Mutex::new(Vec::new()));
+        let seen = called.clone();
+        // Set, then turned off: the last call wins.
+        let rt = Builder::new()
+            .worker_threads(1)
+            .stall_threshold(Some(THRESHOLD))
+            .stall_threshold(None)
+            .on_stall(move |report| seen.lock().unwrap().push(report.clone()))
+            .build()
+            .unwrap();
+        rt.block_on(rt.spawn(async { std::thread::sleep(STALL) }))
+            .unwrap();
+        drop(rt);
+        assert!(
+            called.lock().unwrap().is_empty(),
+            "reports: {:?}",
+            called.lock().unwrap()
+        );
+    });
+}
+
+#[test]
+fn the_default_hook_writes_to_stderr() {
+    run_with_timeout("the_default_hook_writes_to_stderr", || {
+        let rt = Builder::new()
+            .worker_threads(1)
+            .stall_threshold(Some(THRESHOLD))
+            .build()
+            .unwrap();
+        rt.block_on(rt.spawn(async { std::thread::sleep(STALL) }))
+            .unwrap();
+        // The runtime still works, and stops (with its watchdog) cleanly.
+        assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
+        drop(rt);
+    });
+}
+
+#[test]
+fn a_panicking_hook_does_not_stop_the_watchdog() {
+    run_with_timeout("a_panicking_hook_does_not_stop_the_watchdog", || {
+        let (tx, rx) = mpsc::channel::<StallReport>();
+        let tx = Mutex::new(tx);
+        let rt = Builder::new()
+            .worker_threads(1)
+            .stall_threshold(Some(THRESHOLD))
+            .on_stall(move |report| {
+                // Poisoned by the previous call's panic: still usable.
+                let _ = tx
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .send(report.clone());
+                panic!("hook panics");
+            })
+            .build()
+            .unwrap();
+        let reports = Arc::new(Mutex::new(rx));
+        for _ in 0..2 {
+            let inside = reports.clone();
+            let line = line!() + 1;
+            let stalled = rt.spawn(async move { block_until_reported(&inside, line) });
+            assert!(
+                rt.block_on(stalled).unwrap().is_some(),
+                "no report after the hook panicked"
+            );
+        }
+    });
+}
