@@ -139,3 +139,45 @@ impl Future for SelfWakeForever {
         Poll::Pending
     }
 }
+
+/// [`run_with_timeout`] with a deadline of the caller's choosing, for tests whose length is
+/// set from outside (a soak or chaos run given a duration in an environment variable).
+pub fn run_with_deadline<T, F>(name: &str, deadline: Duration, body: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let thread = thread::Builder::new()
+        .name(format!("test-body:{name}"))
+        .spawn(move || {
+            let value = body();
+            let _ = tx.send(value);
+        })
+        .expect("failed to spawn the test body thread");
+    match rx.recv_timeout(deadline) {
+        Ok(value) => {
+            thread.join().expect("test body thread panicked after finishing");
+            value
+        }
+        Err(RecvTimeoutError::Timeout) => panic!(
+            "`{name}` did not finish within {deadline:?}: the runtime deadlocked, lost a wakeup, \
+             or starved a task"
+        ),
+        Err(RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(()) => panic!("`{name}`: test body ended without producing a result"),
+        },
+    }
+}
+
+/// The resident set size of this process in bytes (`VmRSS` of `/proc/self/status`).
+pub fn vm_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("cannot read /proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("no VmRSS line in /proc/self/status");
+    kib * 1024
+}
