@@ -476,3 +476,125 @@ fn join_set_dropped_racing_completion_leaks_nothing() {
         sched.shutdown();
     });
 }
+
+/// What became of a `spawn_blocking` job raced against shutdown: it ran exactly once and its
+/// `JoinHandle` has the output, or it never ran, its closure is already dropped (so it never
+/// will), and the handle reports cancellation. `runs` counts calls, `disposed` drops of the
+/// closure (run or cancelled: exactly one either way). A job lost in the queue hangs `block_on`,
+/// which loom reports as a deadlock.
+fn blocking_job_outcome(join: JoinHandle<usize>, runs: &AtomicUsize, disposed: &AtomicUsize) -> bool {
+    match block_on(join) {
+        Ok(output) => {
+            assert_eq!(output, 9);
+            assert_eq!(runs.load(SeqCst), 1, "the job reported done but did not run once");
+            assert_eq!(disposed.load(SeqCst), 1);
+            true
+        }
+        Err(err) => {
+            assert!(err.is_cancelled(), "{err:?}");
+            assert_eq!(runs.load(SeqCst), 0, "the job ran and was reported cancelled");
+            assert_eq!(disposed.load(SeqCst), 1, "cancelled but the closure was kept");
+            false
+        }
+    }
+}
+
+/// Task ids come from a process-wide counter and pick the owned-list shard (ids mod 4 with one
+/// worker), so the next model iteration would lock other shards and loom would report the
+/// model as not deterministic. Burning ids until the next one is a multiple of `shards` puts
+/// every iteration's tasks in the same shards.
+fn align_task_ids(shards: u64) {
+    while Id::next().as_u64() % shards != shards - 1 {}
+}
+
+/// A counted `spawn_blocking` closure.
+fn counted_job(
+    runs: Arc<AtomicUsize>,
+    disposed: Arc<AtomicUsize>,
+) -> impl FnOnce() -> usize + Send + 'static {
+    let guard = DropCounter(disposed);
+    move || {
+        let _guard = guard;
+        runs.fetch_add(1, SeqCst);
+        9
+    }
+}
+
+/// The blocking pool shutting down while a job is queued: one worker and one blocking thread,
+/// so of two jobs the first may be running and the second queued when the runtime is dropped
+/// (shutdown cancels the owned list, then closes the pool and waits for it). Each job ran
+/// exactly once or was cancelled, never both and never lost; as `drop` waits for the pool,
+/// the counts are final once it returns.
+#[test]
+fn blocking_job_queued_at_runtime_drop_runs_once_or_is_cancelled() {
+    crate::sync::model(|| {
+        let runtime = Builder::new()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        align_task_ids(4);
+        let counters: Vec<_> = (0..2)
+            .map(|_| (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))))
+            .collect();
+        let joins: Vec<_> = counters
+            .iter()
+            .map(|(runs, disposed)| runtime.spawn_blocking(counted_job(runs.clone(), disposed.clone())))
+            .collect();
+        drop(runtime);
+        for (join, (runs, disposed)) in joins.into_iter().zip(&counters) {
+            blocking_job_outcome(join, runs, disposed);
+        }
+    });
+}
+
+/// As above with `shutdown_background`, which does not wait for the pool: the queued job
+/// must be cancelled or run, not left behind for a thread that is leaving (its `JoinHandle`
+/// would never resolve, a deadlock for loom), and a running one still delivers its output.
+#[test]
+fn blocking_job_queued_at_shutdown_background_runs_once_or_is_cancelled() {
+    crate::sync::model(|| {
+        let runtime = Builder::new()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        align_task_ids(4);
+        let counters: Vec<_> = (0..2)
+            .map(|_| (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))))
+            .collect();
+        let joins: Vec<_> = counters
+            .iter()
+            .map(|(runs, disposed)| runtime.spawn_blocking(counted_job(runs.clone(), disposed.clone())))
+            .collect();
+        runtime.shutdown_background();
+        for (join, (runs, disposed)) in joins.into_iter().zip(&counters) {
+            blocking_job_outcome(join, runs, disposed);
+        }
+    });
+}
+
+/// `spawn_blocking` through a `Handle` while another thread drops the runtime: the job is
+/// accepted before the owned list closes (then cancelled, or run by the pool before it
+/// leaves) or refused after; either way its `JoinHandle` resolves, and once `drop` has
+/// returned a cancelled job has not run.
+#[test]
+fn spawn_blocking_racing_runtime_drop_runs_once_or_is_cancelled() {
+    crate::sync::model(|| {
+        let runtime = Builder::new()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        align_task_ids(4);
+        let handle = runtime.handle().clone();
+        let dropper = thread::spawn(move || drop(runtime));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let disposed = Arc::new(AtomicUsize::new(0));
+        let join = handle.spawn_blocking(counted_job(runs.clone(), disposed.clone()));
+        drop(handle);
+        let ran = blocking_job_outcome(join, &runs, &disposed);
+        dropper.join().unwrap();
+        assert_eq!(runs.load(SeqCst), usize::from(ran), "a cancelled job ran later");
+    });
+}
