@@ -31,28 +31,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let (tx, rx) = mpsc::channel();
-    let thread = thread::Builder::new()
-        .name(format!("test-body:{name}"))
-        .spawn(move || {
-            let value = body();
-            let _ = tx.send(value);
-        })
-        .expect("failed to spawn the test body thread");
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(value) => {
-            thread.join().expect("test body thread panicked after finishing");
-            value
-        }
-        Err(RecvTimeoutError::Timeout) => panic!(
-            "`{name}` did not finish within {TIMEOUT:?}: the runtime deadlocked, lost a wakeup, \
-             or starved a task"
-        ),
-        Err(RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(payload) => std::panic::resume_unwind(payload),
-            Ok(()) => panic!("`{name}`: test body ended without producing a result"),
-        },
-    }
+    run_with_deadline(name, TIMEOUT, body)
 }
 
 /// Spins (yielding the OS thread, never sleeping) until `cond` holds, for

@@ -18,6 +18,15 @@ pub use unix::{UnixDatagram, UnixListener, UnixStream};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
+/// `poll_close` of a stream: sends FIN. Closing twice, or after the peer has gone, is not an
+/// error.
+fn close_write(shutdown: io::Result<()>) -> std::task::Poll<io::Result<()>> {
+    match shutdown {
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => std::task::Poll::Ready(Ok(())),
+        result => std::task::Poll::Ready(result),
+    }
+}
+
 /// Runs `op` on each address `addrs` resolves to, returning the first success or the last
 /// error.
 async fn each_addr<T, F: Future<Output = io::Result<T>>>(

@@ -234,13 +234,9 @@ impl TcpStream {
             .poll_write_with(cx, |stream| write_vectored(stream, bufs))
     }
 
-    /// `poll_close` of the write side: sends FIN. Closing twice, or after the peer has
-    /// gone, is not an error.
+    /// `poll_close` of the write side: sends FIN.
     pub(super) fn shutdown_write(&self) -> Poll<io::Result<()>> {
-        match self.std().shutdown(Shutdown::Write) {
-            Err(error) if error.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-            result => Poll::Ready(result),
-        }
+        super::close_write(self.std().shutdown(Shutdown::Write))
     }
 }
 

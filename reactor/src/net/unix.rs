@@ -107,10 +107,7 @@ macro_rules! impl_async_io {
             }
 
             fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                match self.inner.get_ref().shutdown(Shutdown::Write) {
-                    Err(error) if error.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-                    result => Poll::Ready(result),
-                }
+                super::close_write(self.inner.get_ref().shutdown(Shutdown::Write))
             }
         }
     };
