@@ -35,6 +35,12 @@ const INJECTOR_INTERVAL: u32 = 61;
 /// otherwise hold the worker forever.
 const MAX_LIFO_POLLS: u32 = 3;
 
+/// How many yields (tasks waking themselves) a busy worker lets pass before it looks at the
+/// timers and the poller again. Tasks that yield are saying others should run; without this,
+/// a runtime full of yielding tasks would take in I/O and timers only every
+/// `INJECTOR_INTERVAL` polls (`benches/fairness.rs`: a socket's task waited 160 µs at p50).
+const YIELDS_BETWEEN_LOOKS: u32 = 8;
+
 /// A standby's sleeps so far in one park (see `driver_role.rs`).
 #[derive(Default)]
 struct StandbyState {
@@ -90,6 +96,8 @@ pub(crate) struct Worker {
     lifo: Cell<Option<Notified>>,
     lifo_polls: Cell<u32>,
     tick: Cell<u32>,
+    /// Yields since this worker last looked at the timers and the poller.
+    yields: Cell<u32>,
     searching: Cell<bool>,
     /// Unparks this worker; handed to the timers while it holds the driver.
     unpark: Waker,
@@ -149,6 +157,7 @@ impl Shared {
                 lifo: Cell::new(None),
                 lifo_polls: Cell::new(0),
                 tick: Cell::new(0),
+                yields: Cell::new(0),
                 searching: Cell::new(false),
                 rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
                 watch_stalls,
@@ -318,13 +327,11 @@ impl Worker {
     fn next_task(&self) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick % INJECTOR_INTERVAL == 0 {
-            // Busy workers fire due timers and poll for I/O too: they may all be busy for a
-            // long time, with no parked worker to do it.
-            if self.shared().timers.is_due() {
-                self.shared().timers.fire_due();
-            }
-            self.poll_io_without_blocking();
+        let injector_turn = tick % INJECTOR_INTERVAL == 0;
+        if injector_turn || self.yields.get() >= YIELDS_BETWEEN_LOOKS {
+            self.look_at_timers_and_io();
+        }
+        if injector_turn {
             if let Some(task) = self.pop_injector() {
                 return Some(task);
             }
@@ -417,6 +424,7 @@ impl Worker {
     /// Called when a task is spawned or woken on this worker's thread.
     fn schedule_local(&self, task: Notified, is_yield: bool) {
         if is_yield {
+            self.yields.set(self.yields.get() + 1);
             self.local.push(task);
         } else if let Some(previous) = self.lifo.replace(Some(task)) {
             self.local.push(previous);
@@ -425,6 +433,17 @@ impl Worker {
             return;
         }
         self.shared().notify_parked();
+    }
+
+    /// Busy workers fire due timers and poll for I/O too: they may all be busy for a long
+    /// time, with no parked worker to do it.
+    fn look_at_timers_and_io(&self) {
+        self.yields.set(0);
+        let timers = &self.shared().timers;
+        if timers.has_pending() && timers.is_due() {
+            timers.fire_due();
+        }
+        self.poll_io_without_blocking();
     }
 
     /// Between tasks: takes in the I/O events that arrived, if no parked worker is waiting
