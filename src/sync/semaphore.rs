@@ -69,8 +69,20 @@ impl Semaphore {
     /// Cancel safe: dropping the future before it completes takes no permit and keeps the
     /// other waiters' places.
     pub async fn acquire(&self) -> SemaphorePermit<'_> {
-        SemaphorePermit {
-            guard: self.inner.acquire().await,
+        let guard = self.inner.acquire().await;
+        self.pass_on_leftover_permits();
+        SemaphorePermit { guard }
+    }
+
+    /// async-lock releases a permit with `notify(1)`, which counts a waiter already notified
+    /// but not yet run: two releases before that waiter runs wake it alone, and the second
+    /// permit then sits free while other waiters sleep (a hang our ASan CI run found, with
+    /// holders waiting at a barrier for a third). So every waiter that gets a permit and sees
+    /// more free passes one notification on, by taking a free permit and giving it back
+    /// (the release notifies one waiter that has not been notified yet).
+    fn pass_on_leftover_permits(&self) {
+        if self.inner.available_permits() > 0 {
+            drop(self.inner.try_acquire());
         }
     }
 
@@ -86,6 +98,7 @@ impl Semaphore {
     /// for one while none is free.
     pub async fn acquire_owned(self: Arc<Self>) -> OwnedSemaphorePermit {
         self.inner.acquire().await.forget();
+        self.pass_on_leftover_permits();
         OwnedSemaphorePermit {
             semaphore: self,
             permits: 1,
