@@ -324,3 +324,58 @@ where
         self.poll_flush(cx)
     }
 }
+
+#[cfg(all(test, not(miri)))]
+mod tests {
+    use super::Async;
+    use crate::{Reactor, enter};
+    use std::future::Future;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::task::{Context, Wake, Waker};
+    use std::time::Duration;
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Where the OS has no edge-triggered mode, a registration reports once and must be
+    /// re-armed by the task that goes back to waiting: every round here would hang on the
+    /// second event otherwise.
+    #[test]
+    fn one_shot_registrations_are_rearmed_for_every_wait() {
+        let reactor = Arc::new(Reactor::new_oneshot().unwrap());
+        let _current = enter(reactor.clone());
+        let (reader, mut writer) = UnixStream::pair().unwrap();
+        let reader = Async::new(reader).unwrap();
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        for round in 0..5 {
+            let mut buf = [0; 8];
+            let mut read = pin!(reader.read_with(|mut socket| socket.read(&mut buf)));
+            assert!(read.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+            let before = wakes.0.load(SeqCst);
+            writer.write_all(&[round]).unwrap();
+            // Bounded so that a missing re-arm fails the test instead of hanging it; the
+            // event is reported at once when the registration is armed.
+            while wakes.0.load(SeqCst) == before {
+                let events = reactor.poll(Some(Duration::from_secs(5))).unwrap();
+                assert!(
+                    events > 0,
+                    "round {round}: no event: the registration was not re-armed"
+                );
+            }
+            let std::task::Poll::Ready(read) = read.as_mut().poll(&mut Context::from_waker(&waker)) else {
+                panic!("round {round}: woken, yet the read still waits");
+            };
+            assert_eq!(read.unwrap(), 1);
+        }
+    }
+}
