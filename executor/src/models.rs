@@ -311,25 +311,36 @@ fn spawns_reach_a_worker_with_two_workers_parking() {
     });
 }
 
+/// A task on `runtime` that returns `value` once a model source (registered with the
+/// runtime's reactor) reports readable; the source's initial readiness is used up first, so
+/// the task must wait for an event. The caller makes the event.
+#[cfg(loom)]
+fn spawn_io_waiter(
+    runtime: &crate::Runtime,
+    value: u32,
+) -> (std::sync::Arc<heist_reactor::model::ModelSource>, JoinHandle<u32>) {
+    use heist_reactor::model::ModelSource;
+    let reactor = runtime.handle().shared().reactor.clone();
+    let source = std::sync::Arc::new(ModelSource::with_reactor(reactor).unwrap());
+    runtime.block_on(source.readable()).unwrap();
+    let join = runtime.spawn({
+        let source = source.clone();
+        async move {
+            source.readable().await.unwrap();
+            value
+        }
+    });
+    (source, join)
+}
+
 /// The I/O park end to end: the only worker sleeps in the poller (the stand-in under loom),
 /// and an event from outside must reach the task waiting on the source.
 #[cfg(loom)]
 #[test]
 fn io_event_wakes_a_task_while_the_worker_sleeps_in_the_poller() {
-    use heist_reactor::model::ModelSource;
     crate::sync::model(|| {
         let runtime = Builder::new().worker_threads(1).build().unwrap();
-        let reactor = runtime.handle().shared().reactor.clone();
-        let source = std::sync::Arc::new(ModelSource::with_reactor(reactor).unwrap());
-        // A new source starts out ready: use that up, so the task must wait for the event.
-        runtime.block_on(source.readable()).unwrap();
-        let join = runtime.spawn({
-            let source = source.clone();
-            async move {
-                source.readable().await.unwrap();
-                7
-            }
-        });
+        let (source, join) = spawn_io_waiter(&runtime, 7);
         source.make_readable();
         assert_eq!(runtime.block_on(join).unwrap(), 7);
     });
@@ -341,19 +352,9 @@ fn io_event_wakes_a_task_while_the_worker_sleeps_in_the_poller() {
 #[cfg(loom)]
 #[test]
 fn remote_spawn_and_io_event_with_two_workers_parking() {
-    use heist_reactor::model::ModelSource;
     crate::sync::model(|| {
         let runtime = Builder::new().worker_threads(2).build().unwrap();
-        let reactor = runtime.handle().shared().reactor.clone();
-        let source = std::sync::Arc::new(ModelSource::with_reactor(reactor).unwrap());
-        runtime.block_on(source.readable()).unwrap();
-        let io = runtime.spawn({
-            let source = source.clone();
-            async move {
-                source.readable().await.unwrap();
-                1
-            }
-        });
+        let (source, io) = spawn_io_waiter(&runtime, 1);
         let other = runtime.spawn(async { 2 });
         source.make_readable();
         assert_eq!(
