@@ -9,6 +9,9 @@
 //! reported too. The duration it reports is a lower bound: from the first look that saw the
 //! poll, which is at most one tick after the poll started.
 
+// No watchdog thread runs under loom (see `Builder::build`), so most of this is unused there.
+#![cfg_attr(loom, allow(dead_code))]
+
 use crate::runtime::Handle;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};

@@ -77,6 +77,7 @@ struct FutureWaiter {
 }
 
 /// See [`Waiters`]: the most poll-API wakers one direction of a source keeps.
+#[cfg_attr(loom, allow(dead_code))]
 const MAX_POLL_WAITERS: usize = 64;
 
 impl Waiters {
@@ -145,6 +146,8 @@ impl Source {
         self.waiters.lock().take_ready(true, true, wakers);
     }
 
+    // The poll API of `Async`, which is not built under loom.
+    #[cfg_attr(loom, allow(dead_code))]
     /// Ready if the direction's bit is set; otherwise keeps `cx`'s waker (poll API) and
     /// returns `Pending`.
     pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
