@@ -1731,3 +1731,85 @@ fn a_worker_blocked_in_a_task_does_not_stall_other_io() {
         rt.block_on(blocker).unwrap();
     });
 }
+
+/// The standby is woken for work while the watch's holder is blocked in a task: another
+/// sleeper must stand by in its place, or nobody would wait on I/O any more. Several rounds,
+/// since which sleeper a spawn wakes (the standby or the other) is the scheduler's choice.
+#[test]
+fn io_is_served_when_the_standby_is_woken_for_work_while_the_holder_is_blocked() {
+    run_with_timeout("standby_woken_for_work", || {
+        for _ in 0..8 {
+            let rt = runtime(3);
+            let (a_reader, mut a_writer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let (c_reader, mut c_writer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let (parked_tx, parked_rx) = mpsc::channel();
+            let (blocking_tx, blocking_rx) = mpsc::channel();
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+            let _guard = rt.enter();
+            let a_reader = Async::new(a_reader).unwrap();
+            let c_reader = Async::new(c_reader).unwrap();
+            let mut buf = [0; 1];
+            for reader in [&a_reader, &c_reader] {
+                assert_eq!(
+                    reader.get_ref().read(&mut buf).unwrap_err().kind(),
+                    io::ErrorKind::WouldBlock
+                );
+            }
+            let block_until_released = {
+                let release_rx = release_rx.clone();
+                move || release_rx.lock().unwrap().recv().unwrap()
+            };
+            let blocker = rt.spawn(on_pending(
+                {
+                    let blocking_tx = blocking_tx.clone();
+                    let block = block_until_released.clone();
+                    async move {
+                        let mut buf = [0; 1];
+                        a_reader
+                            .read_with(|mut socket| socket.read(&mut buf))
+                            .await
+                            .unwrap();
+                        blocking_tx.send(()).unwrap();
+                        block();
+                    }
+                },
+                {
+                    let parked_tx = parked_tx.clone();
+                    move || parked_tx.send(()).unwrap()
+                },
+            ));
+            let reader = rt.spawn(on_pending(
+                async move {
+                    let mut buf = [0; 5];
+                    let n = c_reader
+                        .read_with(|mut socket| socket.read(&mut buf))
+                        .await
+                        .unwrap();
+                    buf[..n].to_vec()
+                },
+                move || parked_tx.send(()).unwrap(),
+            ));
+            parked_rx.recv().unwrap();
+            parked_rx.recv().unwrap();
+
+            // The holder takes the event and blocks in the blocker's poll...
+            a_writer.write_all(b"x").unwrap();
+            blocking_rx.recv().unwrap();
+            // ...and a task from outside wakes a sleeper (maybe the standby), which blocks too.
+            let second_blocker = rt.spawn(async move {
+                blocking_tx.send(()).unwrap();
+                block_until_released();
+            });
+            blocking_rx.recv().unwrap();
+            // One worker is left, asleep: it must be the one waiting on I/O by now.
+            c_writer.write_all(b"hello").unwrap();
+            assert_eq!(rt.block_on(reader).unwrap(), b"hello");
+
+            release_tx.send(()).unwrap();
+            release_tx.send(()).unwrap();
+            rt.block_on(blocker).unwrap();
+            rt.block_on(second_blocker).unwrap();
+        }
+    });
+}

@@ -53,9 +53,9 @@ impl Idle {
     }
 
     /// Called after work was published: picks a sleeper to wake (counted as searching), if one
-    /// is needed; `last_choice()` (the worker sleeping on the timers) only if it is the only
+    /// is needed; `last_choice()` (the worker on watch in the poller) only if it is the only
     /// one. `last_choice` is asked only when a sleeper is actually woken, off the hot path.
-    pub(crate) fn worker_to_notify(&self, last_choice: impl FnOnce() -> usize) -> Option<usize> {
+    pub(crate) fn worker_to_notify(&self, last_choice: impl FnOnce() -> Option<usize>) -> Option<usize> {
         // Orders the caller's queue push before the read of the counts.
         fence(SeqCst);
         if !self.should_wake_someone() {
@@ -66,7 +66,7 @@ impl Idle {
             return None;
         }
         let last_choice = last_choice();
-        let position = match sleepers.iter().rposition(|&worker| worker != last_choice) {
+        let position = match sleepers.iter().rposition(|&worker| Some(worker) != last_choice) {
             Some(position) => position,
             None => sleepers.len().checked_sub(1)?,
         };
@@ -112,9 +112,24 @@ impl Idle {
         true
     }
 
+    /// A sleeper other than `worker`, left listed: it is only to look at the watch again.
+    pub(crate) fn any_sleeper_except(&self, worker: usize) -> Option<usize> {
+        self.sleepers
+            .lock()
+            .iter()
+            .rev()
+            .copied()
+            .find(|&sleeper| sleeper != worker)
+    }
+
     /// True while `worker` is listed as a sleeper (nobody has chosen it to wake up).
     pub(crate) fn is_parked(&self, worker: usize) -> bool {
         self.sleepers.lock().contains(&worker)
+    }
+
+    /// Workers awake (not listed as sleepers, or woken and on their way out of their park).
+    pub(crate) fn num_unparked(&self) -> usize {
+        unparked(self.state.load(SeqCst))
     }
 
     pub(crate) fn num_searching(&self) -> usize {

@@ -47,14 +47,16 @@
 //! one is searching; the last searcher re-checks every queue before sleeping. `idle.rs` has
 //! the argument; the models in `models.rs` check it.
 //!
-//! # Timers
-//! Timers (`heist-timer`) meet the scheduler in the park. Each worker registers timers in its
-//! own wheel; at most one parked worker at a time sleeps *on the timers*: until the next
-//! deadline, then it fires what is due (the woken tasks go through the injector, since the
-//! worker is asleep), which it then runs itself. The others sleep until unparked. Work
-//! wakes the timer sleeper last; one that leaves leaves as a searcher, so the searching rules
-//! (the last searcher to find work wakes a sleeper) bring a parked peer to take the timers. Busy workers fire due timers every 61 polls, so timers also fire when no worker is
-//! idle, and a worker stuck in a long poll does not hold its timers hostage.
+//! # Timers and I/O: the watch
+//! Timers (`heist-timer`) and I/O (`heist-reactor`) meet the scheduler in the park. At most
+//! one parked worker at a time is *on watch* (`watch.rs`): it blocks in the reactor's poller
+//! until the next timer deadline, then fires what is due; the tasks its events and timers
+//! wake go through the injector, and it runs them itself. The other sleepers wait on their
+//! condvars; one of them, the *standby*, sleeps short while the watch keeps changing hands,
+//! so a holder that stays away (or blocks in a task) delays everyone's I/O by at most
+//! 10 ms. Busy workers take a quick look at the timers and the poller every 61 polls or 8
+//! yields, so timers and I/O are served when no worker is idle. An idle runtime makes no
+//! wake-ups: the standby and the stall watchdog both end up sleeping without a timeout.
 //!
 //! # Seeing inside
 //! [`Handle::dump`] (and [`Runtime::dump`]) lists the unfinished tasks: id, spawn location
@@ -88,15 +90,14 @@
 //! the poll is still stuck, so a poll that never returns is reported too (see `stall.rs`).
 //!
 //! # Leaves
-//! This crate knows nothing of I/O: the reactor will plug into the same park (the timer
-//! sleeper will wait in the poller until the next deadline).
+//! This crate knows nothing of sockets or timer wheels: the reactor and the timers are leaf
+//! crates that know nothing of it, and `worker.rs`'s park is the one place where they meet.
 
 #![warn(missing_docs)]
 
 mod blocking;
 mod context;
 mod coop;
-mod driver_role;
 mod dump;
 mod idle;
 mod join_set;
@@ -108,6 +109,7 @@ mod stall;
 mod sync;
 mod task;
 mod task_pool;
+mod watch;
 mod worker;
 
 #[cfg(test)]

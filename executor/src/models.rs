@@ -364,45 +364,84 @@ fn remote_spawn_and_io_event_with_two_workers_parking() {
     });
 }
 
-/// A worker that parks while a busy worker holds the driver for a quick poll either takes the
-/// driver itself or is woken when the busy worker lets go: never both asleep and unserved.
+/// A worker that parks while a busy worker has the watch for a quick look either takes the
+/// watch itself or is woken when the busy worker gives it up: never both asleep and unserved.
 #[test]
-fn parking_while_a_quick_poll_holds_the_driver_is_never_stranded() {
-    use crate::driver_role::DriverRole;
+fn parking_while_a_quick_look_has_the_watch_is_never_stranded() {
+    use crate::watch::{ParkingTake, Watch};
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     crate::sync::model(|| {
-        let role = Arc::new(DriverRole::new());
-        assert!(role.try_take(), "the busy worker's quick poll");
+        let watch = Arc::new(Watch::new());
+        let woken = Arc::new(AtomicBool::new(false));
+        let wake = {
+            let woken = woken.clone();
+            move || woken.store(true, Relaxed)
+        };
+        let quick_look = watch.try_take_quick(&wake).expect("the busy worker's quick look");
         let parker = thread::spawn({
-            let role = role.clone();
-            move || role.try_take() || role.missed_or_take()
+            let watch = watch.clone();
+            move || {
+                let nothing = || {};
+                matches!(watch.take_for_parking(1, &nothing), ParkingTake::Taken(_))
+            }
         });
-        let must_wake = role.release_after_quick_poll();
+        drop(quick_look);
         let parker_took_it = parker.join().unwrap();
-        assert!(parker_took_it || must_wake, "the parking worker was stranded");
+        assert!(
+            parker_took_it || woken.load(Relaxed),
+            "the parking worker was stranded"
+        );
     });
 }
 
-/// A standby that settles on a long sleep while the holder leaves the poller is either seen
-/// dozing by the departing holder (which wakes it) or sees the departure and sleeps short.
+/// A standby that settles to doze (no timeout) while the holder leaves the poller is either
+/// woken by the departing holder or sees the departure and sleeps short.
 #[test]
 fn a_dozing_standby_never_sleeps_through_a_departure() {
-    use crate::driver_role::{DriverRole, HANDOFF_DELAY};
+    use crate::watch::{HANDOFF_DELAY, MAX_TIMED_STANDBY_SLEEP, Poke, Watch};
     crate::sync::model(|| {
-        let role = Arc::new(DriverRole::new());
-        // The standby's previous look, which found the holder in the poller.
-        let seen_before = role.try_standby(1).unwrap().departures_seen();
+        let watch = Arc::new(Watch::new());
+        let mut standby = watch.try_standby(1).unwrap();
         let holder = thread::spawn({
-            let role = role.clone();
-            move || role.left_with_work()
+            let watch = watch.clone();
+            move || watch.depart()
         });
-        let standby = role.try_standby(1).unwrap();
-        // With no departure since, the standby backs off to a long sleep.
-        let sleep = standby.sleep_for(Some(HANDOFF_DELAY), Some(seen_before));
-        let woken = holder.join().unwrap();
+        // With no departure seen, the standby's back-off has reached its longest timed sleep.
+        let sleep = standby.next_sleep(Some(MAX_TIMED_STANDBY_SLEEP), true);
+        let poke = holder.join().unwrap();
         assert!(
-            sleep <= HANDOFF_DELAY || woken == Some(1),
-            "the standby slept {sleep:?} through a departure"
+            sleep == Some(HANDOFF_DELAY) || poke == Poke::Standby(1),
+            "the standby slept {sleep:?} through a departure ({poke:?})"
         );
+    });
+}
+
+/// A departure with no standby asks for any sleeper to be poked, one with a standby sleeping
+/// short asks for nobody, and one while a worker waits in the poller asks for nobody.
+#[test]
+fn a_departure_pokes_only_when_no_one_would_take_the_watch() {
+    crate::sync::model(|| {
+        use crate::watch::{ParkingTake, Poke, Watch};
+        let watch = Watch::new();
+        assert_eq!(watch.depart(), Poke::AnySleeper);
+        let mut standby = watch.try_standby(1).unwrap();
+        assert!(standby.next_sleep(None, true).is_some());
+        assert_eq!(watch.depart(), Poke::Nobody);
+        let nothing = || {};
+        let on_watch = match watch.take_for_parking(0, &nothing) {
+            ParkingTake::Taken(on_watch) => on_watch,
+            _ => panic!("the watch was free"),
+        };
+        assert!(matches!(
+            watch.take_for_parking(2, &nothing),
+            ParkingTake::HeldInPoller
+        ));
+        assert_eq!(watch.holder(), Some(0));
+        drop(standby);
+        assert_eq!(watch.depart(), Poke::Nobody);
+        drop(on_watch);
+        assert_eq!(watch.holder(), None);
+        assert!(watch.needs_new_standby());
     });
 }
 

@@ -1,12 +1,12 @@
-//! Putting an idle thread to sleep and waking it: on its condvar, or, for the one worker that
-//! holds the I/O driver, inside the reactor's poller.
+//! Putting an idle thread to sleep and waking it: on its condvar, or, for the one worker on
+//! watch (`watch.rs`), inside the reactor's poller.
 //!
 //! The state word says where the thread sleeps, so that `unpark` knows what to poke:
 //!
 //! - `EMPTY`: awake, no pending wake-up.
 //! - `PARKED_CONDVAR`: asleep on the condvar; `unpark` notifies it (under the mutex, so the
 //!   notification cannot fall between the sleeper's state change and its wait).
-//! - `PARKED_DRIVER`: blocked in `Reactor::poll`; `unpark` calls `Reactor::notify`, which
+//! - `PARKED_IN_POLLER`: blocked in `Reactor::poll`; `unpark` calls `Reactor::notify`, which
 //!   makes the current (or the next) wait return at once.
 //! - `NOTIFIED`: a wake-up is pending; the next park consumes it and returns at once.
 //!
@@ -15,13 +15,14 @@
 
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::{Condvar, Mutex};
+use crate::watch::OnWatch;
 use heist_reactor::Reactor;
 use std::io;
 use std::time::{Duration, Instant};
 
 const EMPTY: usize = 0;
 const PARKED_CONDVAR: usize = 1;
-const PARKED_DRIVER: usize = 2;
+const PARKED_IN_POLLER: usize = 2;
 const NOTIFIED: usize = 3;
 
 pub(crate) struct Parker {
@@ -108,12 +109,16 @@ impl Parker {
     /// Blocks in the reactor's poller for at most `timeout` (`None`: until an event or an
     /// `unpark`), dispatching the events it gets. Returns at once if an `unpark` is pending.
     ///
-    /// The caller must hold the runtime's I/O driver, so that only one thread waits at a time.
-    pub(crate) fn park_on_driver(&self, timeout: Option<Duration>) -> io::Result<usize> {
+    /// Only the worker on watch may, so that one thread at a time waits in the poller.
+    pub(crate) fn park_in_poller(
+        &self,
+        _on_watch: &OnWatch<'_>,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let reactor = self.reactor.as_ref().expect("a worker's parker");
         if let Err(actual) = self
             .state
-            .compare_exchange(EMPTY, PARKED_DRIVER, Acquire, Acquire)
+            .compare_exchange(EMPTY, PARKED_IN_POLLER, Acquire, Acquire)
         {
             debug_assert_eq!(actual, NOTIFIED, "one thread parks on a parker");
             self.state.store(EMPTY, Relaxed);
@@ -133,10 +138,10 @@ impl Parker {
                 drop(self.lock.lock());
                 self.condvar.notify_one();
             }
-            PARKED_DRIVER => {
+            PARKED_IN_POLLER => {
                 self.reactor
                     .as_ref()
-                    .expect("only a worker parks on the driver")
+                    .expect("only a worker parks in the poller")
                     .notify();
             }
             _ => {}

@@ -8,6 +8,19 @@
 //! is still stuck*, so a poll that never returns (a deadlock, a blocking call that hangs) is
 //! reported too. The duration it reports is a lower bound: from the first look that saw the
 //! poll, which is at most one tick after the poll started.
+//!
+//! **Quiet when idle.** Once every worker is parked and none has woken since its last look,
+//! the watchdog *dozes*: it waits with no timeout, and the first worker to leave its park
+//! wakes it (`Watchdog::worker_awake`, one atomic add per park exit). Both sides meet on one
+//! word, `activity`: the watchdog sets its `DOZING` bit only by a compare-and-swap against
+//! the count it last saw, so a worker that woke in between makes that swap fail, and one that
+//! wakes after it sees the bit.
+//!
+//! **Not fooled by a busy machine.** A worker that is runnable but waits for a CPU (the
+//! machine is loaded, a debug build descheduled) is not stuck in its poll. On Linux the time
+//! a worker spent waiting on a run queue (`/proc/self/task/TID/schedstat`, its second field)
+//! during the poll is taken off the poll's wall time before it is compared with the
+//! threshold; elsewhere the wall time counts as it is.
 
 // No watchdog thread runs under loom (see `Builder::build`), so most of this is unused there.
 #![cfg_attr(loom, allow(dead_code))]
@@ -15,7 +28,8 @@
 use crate::runtime::Handle;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,13 +96,20 @@ pub(crate) struct Watchdog {
     stopped: Mutex<bool>,
     wake: Condvar,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Park exits so far (in steps of `AWAKE_STEP`), and the `DOZING` bit; see the module docs.
+    activity: AtomicU64,
 }
 
-/// One look's memory of one worker: which poll it saw, since when, and whether it reported it.
+const DOZING: u64 = 1;
+const AWAKE_STEP: u64 = 2;
+
+/// One look's memory of one worker: which poll it saw, since when, how long the worker had
+/// waited for a CPU by then, and whether it reported the poll.
 #[derive(Clone, Copy)]
 struct Seen {
     polls: u64,
     since: Instant,
+    queued_since: Option<Duration>,
     reported: bool,
 }
 
@@ -100,6 +121,17 @@ impl Watchdog {
             stopped: Mutex::new(false),
             wake: Condvar::new(),
             thread: Mutex::new(None),
+            activity: AtomicU64::new(0),
+        }
+    }
+
+    /// A worker left its park: wakes the watchdog if it dozes.
+    pub(crate) fn worker_awake(&self) {
+        if self.activity.fetch_add(AWAKE_STEP, SeqCst) & DOZING != 0 {
+            // Under the lock: the watchdog set `DOZING` holding it and waits releasing it, so
+            // this notification cannot fall between the two.
+            let _stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_all();
         }
     }
 
@@ -129,17 +161,32 @@ impl Watchdog {
         }
     }
 
-    /// Sleeps one tick; false once stopped.
-    fn sleep(&self, tick: Duration) -> bool {
-        let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+    /// Sleeps one tick, or until a worker wakes if `idle()` says every worker is parked and
+    /// none has woken since `activity_seen`; false once stopped. Returns the activity count
+    /// for the next call.
+    fn sleep(&self, tick: Duration, activity_seen: u64, idle: impl Fn() -> bool) -> Option<u64> {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         if *stopped {
-            return false;
+            return None;
         }
-        let (stopped, _) = self
-            .wake
-            .wait_timeout(stopped, tick)
-            .unwrap_or_else(|e| e.into_inner());
-        !*stopped
+        let dozing = idle()
+            && self
+                .activity
+                .compare_exchange(activity_seen, activity_seen | DOZING, SeqCst, SeqCst)
+                .is_ok();
+        if dozing {
+            while !*stopped && self.activity.load(SeqCst) == activity_seen | DOZING {
+                stopped = self.wake.wait(stopped).unwrap_or_else(|e| e.into_inner());
+            }
+            self.activity.fetch_and(!DOZING, SeqCst);
+        } else {
+            stopped = self
+                .wake
+                .wait_timeout(stopped, tick)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        (!*stopped).then(|| self.activity.load(SeqCst) & !DOZING)
     }
 }
 
@@ -151,7 +198,9 @@ fn watch(handle: &Handle) {
     };
     let tick = (watchdog.threshold / 2).max(Duration::from_micros(500));
     let mut seen: Vec<Option<Seen>> = vec![None; shared.num_workers()];
-    while watchdog.sleep(tick) {
+    let mut activity = 0;
+    while let Some(now_activity) = watchdog.sleep(tick, activity, || shared.all_workers_parked()) {
+        activity = now_activity;
         let now = Instant::now();
         for (worker, seen) in seen.iter_mut().enumerate() {
             let metrics = shared.worker_metrics(worker);
@@ -163,9 +212,17 @@ fn watch(handle: &Handle) {
                 continue;
             }
             let polls = metrics.polls.load(Relaxed);
+            let queued = || metrics.schedstat.get().and_then(|path| run_queue_wait(path));
             match seen {
                 Some(seen) if seen.polls == polls => {
-                    let duration = now.duration_since(seen.since);
+                    let mut duration = now.duration_since(seen.since);
+                    if !seen.reported && duration >= watchdog.threshold {
+                        // Only now, for a poll that looks stuck, read how long the worker
+                        // waited for a CPU meanwhile: that time is not the poll's doing.
+                        if let (Some(before), Some(after)) = (seen.queued_since, queued()) {
+                            duration = duration.saturating_sub(after.saturating_sub(before));
+                        }
+                    }
                     if !seen.reported && duration >= watchdog.threshold {
                         seen.reported = true;
                         let report = StallReport {
@@ -183,10 +240,57 @@ fn watch(handle: &Handle) {
                     *seen = Some(Seen {
                         polls,
                         since: now,
+                        queued_since: queued(),
                         reported: false,
                     })
                 }
             }
         }
+    }
+}
+
+/// Where a worker thread's scheduler statistics are, to read its run-queue wait (Linux); the
+/// worker calls this on its own thread.
+pub(crate) fn own_schedstat_path() -> Option<std::path::PathBuf> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    // "PID/task/TID", naming the calling thread.
+    let thread = std::fs::read_link("/proc/thread-self").ok()?;
+    let path = std::path::Path::new("/proc").join(thread).join("schedstat");
+    run_queue_wait(&path).map(|_| path)
+}
+
+/// The total time the thread has spent runnable but waiting for a CPU.
+fn run_queue_wait(path: &std::path::Path) -> Option<Duration> {
+    parse_run_queue_wait(&std::fs::read_to_string(path).ok()?)
+}
+
+/// `schedstat` is "time on CPU, time waiting on a run queue, timeslices", in nanoseconds.
+fn parse_run_queue_wait(schedstat: &str) -> Option<Duration> {
+    let waited = schedstat.split_whitespace().nth(1)?.parse().ok()?;
+    Some(Duration::from_nanos(waited))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_queue_wait_is_the_second_field() {
+        assert_eq!(
+            parse_run_queue_wait("2711063 1500000 42\n"),
+            Some(Duration::from_micros(1500))
+        );
+        assert_eq!(parse_run_queue_wait("2711063"), None);
+        assert_eq!(parse_run_queue_wait("a b c"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_finds_its_own_schedstat() {
+        let path = own_schedstat_path().expect("Linux has /proc/thread-self/schedstat");
+        let other = std::thread::spawn(own_schedstat_path).join().unwrap().unwrap();
+        assert_ne!(path, other, "each thread reads its own statistics");
     }
 }

@@ -8,7 +8,6 @@
 use crate::blocking::BlockingPool;
 use crate::context;
 use crate::coop;
-use crate::driver_role::DriverRole;
 use crate::idle::Idle;
 use crate::park::Parker;
 use crate::queue::{self, Injector, Steal, Stealer};
@@ -18,6 +17,7 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, fence};
 use crate::sync::thread;
 use crate::sync::{Arc, Mutex};
 use crate::task::{Notified, OwnedTasks};
+use crate::watch::{ParkingTake, Poke, Standby, Watch};
 use crossbeam_utils::CachePadded;
 use heist_reactor::Reactor;
 use heist_timer::Driver;
@@ -41,11 +41,12 @@ const MAX_LIFO_POLLS: u32 = 3;
 /// `INJECTOR_INTERVAL` polls (`benches/fairness.rs`: a socket's task waited 160 µs at p50).
 const YIELDS_BETWEEN_LOOKS: u32 = 8;
 
-/// A standby's sleeps so far in one park (see `driver_role.rs`).
+/// The standby role of one park, if this worker has it, and its last timed sleep (see
+/// `watch.rs`).
 #[derive(Default)]
-struct StandbyState {
+struct StandbyState<'a> {
+    role: Option<Standby<'a>>,
     last_sleep: Option<Duration>,
-    departures: Option<usize>,
 }
 
 /// What the runtime's threads share.
@@ -59,8 +60,8 @@ pub(crate) struct Shared {
     pub(crate) timers: std::sync::Arc<Driver>,
     /// The runtime's I/O: one poller, waited on by at most one parked worker at a time.
     pub(crate) reactor: std::sync::Arc<Reactor>,
-    /// Who waits on I/O and timers; see `driver_role.rs`.
-    driver: DriverRole,
+    /// Who waits on I/O and timers; see `watch.rs`.
+    watch: Watch,
     shutdown: AtomicBool,
     pub(crate) config: Config,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
@@ -85,6 +86,9 @@ pub(crate) struct WorkerMetrics {
     /// stall detection on, read by the watchdog (`stall.rs`). A `std` atomic even under loom:
     /// it synchronises nothing the models check.
     pub(crate) polling: std::sync::atomic::AtomicPtr<Location<'static>>,
+    /// The worker thread's scheduler statistics (Linux, with stall detection on): the
+    /// watchdog takes the time it waited for a CPU off a poll's duration.
+    pub(crate) schedstat: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 /// A worker thread's own state. Lives on that thread's stack; other threads see it only
@@ -139,7 +143,7 @@ impl Shared {
             blocking: BlockingPool::new(&config),
             timers: std::sync::Arc::new(Driver::new(num_workers + 1)),
             reactor,
-            driver: DriverRole::new(),
+            watch: Watch::new(),
             shutdown: AtomicBool::new(false),
             config,
             threads: Mutex::new(Vec::new()),
@@ -209,7 +213,7 @@ impl Shared {
 
     /// Wakes a sleeping worker if the work just published needs one.
     pub(crate) fn notify_parked(&self) {
-        if let Some(index) = self.idle.worker_to_notify(|| self.driver.holder()) {
+        if let Some(index) = self.idle.worker_to_notify(|| self.watch.holder()) {
             self.remotes[index].parker.unpark();
         }
     }
@@ -289,6 +293,11 @@ impl Shared {
     pub(crate) fn num_searching(&self) -> usize {
         self.idle.num_searching()
     }
+
+    /// True while every worker is parked: no poll of theirs is in flight.
+    pub(crate) fn all_workers_parked(&self) -> bool {
+        self.idle.num_unparked() == 0
+    }
 }
 
 impl Worker {
@@ -307,6 +316,11 @@ impl Worker {
     /// The worker thread's body: run tasks until the runtime shuts down.
     pub(crate) fn run(self) {
         let _context = context::enter_worker(&self);
+        if self.watch_stalls {
+            if let Some(path) = crate::stall::own_schedstat_path() {
+                let _ = self.shared().remotes[self.index].metrics.schedstat.set(path);
+            }
+        }
         while !self.shared().is_shutdown() {
             if let Some(task) = self.next_task() {
                 self.run_task(task);
@@ -452,13 +466,28 @@ impl Worker {
     /// registered. The tasks it wakes land in this worker's queues.
     fn poll_io_without_blocking(&self) {
         let shared = self.shared();
-        if shared.reactor.has_sources() && shared.driver.try_take() {
+        if !shared.reactor.has_sources() {
+            return;
+        }
+        let wake_a_sleeper = || shared.notify_parked();
+        if let Some(_on_watch) = shared.watch.try_take_quick(&wake_a_sleeper) {
             if let Err(error) = shared.reactor.poll(Some(Duration::ZERO)) {
                 report_poll_error(&error);
             }
-            if shared.driver.release_after_quick_poll() {
-                shared.notify_parked();
-            }
+        }
+    }
+
+    /// Wakes whoever `poke` names so that someone takes the watch in time (see `watch.rs`).
+    /// The poked worker stays listed as a sleeper: it only looks at the watch again.
+    fn poke(&self, poke: Poke) {
+        let shared = self.shared();
+        let worker = match poke {
+            Poke::Nobody => return,
+            Poke::Standby(worker) => Some(worker),
+            Poke::AnySleeper => shared.idle.any_sleeper_except(self.index),
+        };
+        if let Some(worker) = worker {
+            shared.remotes[worker].parker.unpark();
         }
     }
 
@@ -482,50 +511,59 @@ impl Worker {
                 // The events or timers we took in woke tasks: we run them ourselves, with no
                 // futex hop between an event and its task, and without waking a peer to take
                 // the poller over (the standby does that if we are away for long; see
-                // `driver_role.rs`). A burst of woken tasks still spreads: taking a batch
-                // from the injector wakes a sleeper.
+                // `watch.rs`). A burst of woken tasks still spreads: taking a batch from the
+                // injector wakes a sleeper.
                 woke_itself = true;
-                if let Some(standby) = shared.driver.left_with_work() {
-                    shared.remotes[standby].parker.unpark();
-                }
+                self.poke(shared.watch.depart());
             }
             if !shared.idle.is_parked(self.index) {
                 break;
             }
         }
+        if standby.role.take().is_some() && shared.watch.needs_new_standby() {
+            // Woken for work while standing by, with nobody in the poller: someone else must
+            // stand by, or a holder away for long would stall everyone's I/O.
+            self.poke(Poke::AnySleeper);
+        }
         drop(asleep);
+        if let Some(watchdog) = &shared.watchdog {
+            watchdog.worker_awake();
+        }
         // Whoever woke us counted us as searching; waking ourselves, we know where the work is.
         self.searching.set(!woke_itself);
     }
 
     /// One sleep: in the poller until the next timer deadline (then firing what is due) if
-    /// the driver is free; else on the condvar, with a timeout if we are the standby. True if
+    /// the watch is free; else on the condvar, with a timeout if we are the standby. True if
     /// it took in events or fired timers, which may have woken tasks.
-    fn sleep_once(&self, remote: &Remote, standby: &mut StandbyState) -> bool {
+    fn sleep_once<'a>(&'a self, remote: &Remote, standby: &mut StandbyState<'a>) -> bool {
         let shared = self.shared();
-        if !shared.driver.try_take() && !shared.driver.missed_or_take() {
-            // Under loom a timed wait returns at once (there is no clock), which would make the
-            // standby spin: the runtime models leave it out, and its hand-shake with the holder
-            // has models of its own.
-            let standby_needed =
-                cfg!(not(loom)) && (shared.reactor.has_sources() || shared.timers.has_pending());
-            match shared.driver.try_standby(self.index) {
-                Some(role) if standby_needed => {
-                    let sleep = role.sleep_for(standby.last_sleep, standby.departures);
-                    standby.last_sleep = Some(sleep);
-                    standby.departures = Some(role.departures_seen());
-                    remote.parker.park_timeout(Some(sleep));
+        let wake_a_sleeper = || shared.notify_parked();
+        let on_watch = match shared.watch.take_for_parking(self.index, &wake_a_sleeper) {
+            ParkingTake::Taken(on_watch) => on_watch,
+            ParkingTake::HeldInPoller | ParkingTake::Missed => {
+                if standby.role.is_none() {
+                    standby.role = shared.watch.try_standby(self.index);
+                    standby.last_sleep = None;
                 }
-                _ => remote.parker.park(),
+                let Some(role) = standby.role.as_mut() else {
+                    remote.parker.park();
+                    return false;
+                };
+                // Under loom a timed wait returns at once (there is no clock), which would make
+                // the standby spin: there it always dozes, and the hand-shakes have models.
+                let timed = cfg!(not(loom)) && (shared.reactor.has_sources() || shared.timers.has_pending());
+                let sleep = role.next_sleep(standby.last_sleep, timed);
+                standby.last_sleep = sleep.or(standby.last_sleep);
+                remote.parker.park_timeout(sleep);
+                return false;
             }
-            return false;
-        }
-        // Only the driver's holder sleeps on the timers, so this succeeds; `None` would only
-        // mean no deadline to wake for.
-        let timer_sleep = shared.timers.try_sleep(&self.unpark);
+        };
+        // Holding the watch, we stand by no more: let another sleeper take that role.
+        standby.role = None;
+        let timer_sleep = on_watch.sleep_on_timers(&shared.timers, &self.unpark);
         let timeout = timer_sleep.as_ref().and_then(|sleep| sleep.timeout());
-        shared.driver.set_holder(Some(self.index));
-        let events = match remote.parker.park_on_driver(timeout) {
+        let events = match remote.parker.park_in_poller(&on_watch, timeout) {
             Ok(events) => events,
             Err(error) => {
                 // The poller failed (it should not): report it and sleep on the condvar until
@@ -537,10 +575,10 @@ impl Worker {
                 0
             }
         };
-        shared.driver.set_holder(None);
+        on_watch.leave_poller();
         drop(timer_sleep);
         let fired = shared.timers.fire_due();
-        shared.driver.release();
+        drop(on_watch);
         events > 0 || fired > 0
     }
 
