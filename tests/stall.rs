@@ -155,3 +155,80 @@ fn a_panicking_hook_does_not_stop_the_watchdog() {
         }
     });
 }
+
+/// A poll that is short on its own CPU but slow on the wall clock because its worker waits
+/// for a CPU (eleven spinning threads share it) is no stall: the watchdog takes the run-queue
+/// wait off (Linux). Margins are wide: 10 ms of CPU against a 50 ms threshold, and about
+/// 120 ms of wall time, which the watchdog reported before it read the wait.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_poll_slowed_only_by_waiting_for_a_cpu_is_not_reported() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn pin_to_cpu(cpu: usize) {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and sched_setaffinity only
+        // read and write the set we pass, for the calling thread (pid 0).
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            assert_eq!(libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set), 0);
+        }
+    }
+
+    fn thread_cpu_time() -> Duration {
+        // SAFETY: clock_gettime writes only the timespec we pass.
+        let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) },
+            0
+        );
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    run_with_timeout("descheduled_poll", || {
+        let cpu = 0;
+        let (tx, reports) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let rt = Builder::new()
+            .worker_threads(1)
+            .stall_threshold(Some(Duration::from_millis(50)))
+            .on_stall(move |report| {
+                let _ = tx.lock().unwrap().send(report.clone());
+            })
+            .on_thread_start(move || pin_to_cpu(cpu))
+            .build()
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let hogs: Vec<_> = (0..11)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    pin_to_cpu(cpu);
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let line = line!() + 1;
+        let busy = rt.spawn(async {
+            let start = thread_cpu_time();
+            while thread_cpu_time() - start < Duration::from_millis(10) {
+                std::hint::spin_loop();
+            }
+        });
+        rt.block_on(busy).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        hogs.into_iter().for_each(|hog| hog.join().unwrap());
+        // Dropping the runtime joins the watchdog: every report it made is in the channel.
+        drop(rt);
+        let ours: Vec<_> = reports
+            .try_iter()
+            .filter(|report| is_ours(report, line))
+            .collect();
+        assert!(
+            ours.is_empty(),
+            "reported a poll that only waited for a CPU: {ours:?}"
+        );
+    });
+}
