@@ -72,6 +72,29 @@ fn a_blocking_poll_is_reported_with_location_worker_and_duration() {
     });
 }
 
+/// A poll stuck computing (on its CPU, never blocking) is reported too.
+#[test]
+fn a_computing_poll_is_reported() {
+    run_with_timeout("a_computing_poll_is_reported", || {
+        let (rt, reports) = watched_runtime(1);
+        let line = line!() + 1;
+        let spinning = rt.spawn(async move {
+            let deadline = std::time::Instant::now() + WAIT;
+            while std::time::Instant::now() < deadline {
+                if let Ok(report) = reports.try_recv() {
+                    if is_ours(&report, line) {
+                        return Some(report);
+                    }
+                }
+                std::hint::spin_loop();
+            }
+            None
+        });
+        let report = rt.block_on(spinning).unwrap().expect("no stall report");
+        assert!(report.duration() >= THRESHOLD, "{report}");
+    });
+}
+
 #[test]
 fn the_report_names_the_stalled_worker() {
     run_with_timeout("the_report_names_the_stalled_worker", || {

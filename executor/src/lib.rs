@@ -109,6 +109,7 @@ mod stall;
 mod sync;
 mod task;
 mod task_pool;
+mod thread_clock;
 mod watch;
 mod worker;
 

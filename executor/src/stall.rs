@@ -17,15 +17,15 @@
 //! wakes after it sees the bit.
 //!
 //! **Not fooled by a busy machine.** A worker that is runnable but waits for a CPU (the
-//! machine is loaded, a debug build descheduled) is not stuck in its poll. On Linux the time
-//! a worker spent waiting on a run queue (`/proc/self/task/TID/schedstat`, its second field)
-//! during the poll is taken off the poll's wall time before it is compared with the
-//! threshold; elsewhere the wall time counts as it is.
+//! machine is loaded, a debug build descheduled) is not stuck in its poll. For a poll that
+//! looks stuck by the wall clock, the watchdog reads how long the worker really was stuck
+//! (`thread_clock.rs`; Linux) and reports only if that reaches the threshold too.
 
 // No watchdog thread runs under loom (see `Builder::build`), so most of this is unused there.
 #![cfg_attr(loom, allow(dead_code))]
 
 use crate::runtime::Handle;
+use crate::thread_clock::{Reading, stuck_time};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::sync::atomic::AtomicU64;
@@ -109,7 +109,7 @@ const AWAKE_STEP: u64 = 2;
 struct Seen {
     polls: u64,
     since: Instant,
-    queued_since: Option<Duration>,
+    clock_since: Option<Reading>,
     reported: bool,
 }
 
@@ -212,15 +212,15 @@ fn watch(handle: &Handle) {
                 continue;
             }
             let polls = metrics.polls.load(Relaxed);
-            let queued = || metrics.schedstat.get().and_then(|path| run_queue_wait(path));
+            let read_clock = || metrics.thread_clock.get().and_then(|clock| clock.read());
             match seen {
                 Some(seen) if seen.polls == polls => {
                     let mut duration = now.duration_since(seen.since);
                     if !seen.reported && duration >= watchdog.threshold {
-                        // Only now, for a poll that looks stuck, read how long the worker
-                        // waited for a CPU meanwhile: that time is not the poll's doing.
-                        if let (Some(before), Some(after)) = (seen.queued_since, queued()) {
-                            duration = duration.saturating_sub(after.saturating_sub(before));
+                        // Only now, for a poll that looks stuck, read how much of that time
+                        // the worker was stuck rather than waiting for a CPU.
+                        if let (Some(before), Some(after)) = (seen.clock_since, read_clock()) {
+                            duration = stuck_time(duration, before, after);
                         }
                     }
                     if !seen.reported && duration >= watchdog.threshold {
@@ -240,57 +240,11 @@ fn watch(handle: &Handle) {
                     *seen = Some(Seen {
                         polls,
                         since: now,
-                        queued_since: queued(),
+                        clock_since: read_clock(),
                         reported: false,
                     })
                 }
             }
         }
-    }
-}
-
-/// Where a worker thread's scheduler statistics are, to read its run-queue wait (Linux); the
-/// worker calls this on its own thread.
-pub(crate) fn own_schedstat_path() -> Option<std::path::PathBuf> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    // "PID/task/TID", naming the calling thread.
-    let thread = std::fs::read_link("/proc/thread-self").ok()?;
-    let path = std::path::Path::new("/proc").join(thread).join("schedstat");
-    run_queue_wait(&path).map(|_| path)
-}
-
-/// The total time the thread has spent runnable but waiting for a CPU.
-fn run_queue_wait(path: &std::path::Path) -> Option<Duration> {
-    parse_run_queue_wait(&std::fs::read_to_string(path).ok()?)
-}
-
-/// `schedstat` is "time on CPU, time waiting on a run queue, timeslices", in nanoseconds.
-fn parse_run_queue_wait(schedstat: &str) -> Option<Duration> {
-    let waited = schedstat.split_whitespace().nth(1)?.parse().ok()?;
-    Some(Duration::from_nanos(waited))
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_queue_wait_is_the_second_field() {
-        assert_eq!(
-            parse_run_queue_wait("2711063 1500000 42\n"),
-            Some(Duration::from_micros(1500))
-        );
-        assert_eq!(parse_run_queue_wait("2711063"), None);
-        assert_eq!(parse_run_queue_wait("a b c"), None);
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_thread_finds_its_own_schedstat() {
-        let path = own_schedstat_path().expect("Linux has /proc/thread-self/schedstat");
-        let other = std::thread::spawn(own_schedstat_path).join().unwrap().unwrap();
-        assert_ne!(path, other, "each thread reads its own statistics");
     }
 }

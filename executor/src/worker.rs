@@ -86,9 +86,9 @@ pub(crate) struct WorkerMetrics {
     /// stall detection on, read by the watchdog (`stall.rs`). A `std` atomic even under loom:
     /// it synchronises nothing the models check.
     pub(crate) polling: std::sync::atomic::AtomicPtr<Location<'static>>,
-    /// The worker thread's scheduler statistics (Linux, with stall detection on): the
-    /// watchdog takes the time it waited for a CPU off a poll's duration.
-    pub(crate) schedstat: std::sync::OnceLock<std::path::PathBuf>,
+    /// The worker thread's statistics (Linux, with stall detection on): the watchdog does not
+    /// count the time it waited for a CPU as stuck (`thread_clock.rs`).
+    pub(crate) thread_clock: std::sync::OnceLock<crate::thread_clock::ThreadClock>,
 }
 
 /// A worker thread's own state. Lives on that thread's stack; other threads see it only
@@ -317,8 +317,8 @@ impl Worker {
     pub(crate) fn run(self) {
         let _context = context::enter_worker(&self);
         if self.watch_stalls {
-            if let Some(path) = crate::stall::own_schedstat_path() {
-                let _ = self.shared().remotes[self.index].metrics.schedstat.set(path);
+            if let Some(clock) = crate::thread_clock::ThreadClock::current() {
+                let _ = self.shared().remotes[self.index].metrics.thread_clock.set(clock);
             }
         }
         while !self.shared().is_shutdown() {
