@@ -1813,3 +1813,51 @@ fn io_is_served_when_the_standby_is_woken_for_work_while_the_holder_is_blocked()
         }
     });
 }
+
+/// A waker that panics when the worker on watch wakes it (a bug in whoever made the waker)
+/// must not take the runtime's I/O down: the other wakes of the batch happen, the watch is
+/// given up, and later events still reach their tasks.
+#[test]
+fn a_waker_that_panics_leaves_the_runtime_serving_io() {
+    use std::task::{Context, Wake, Waker};
+
+    struct Panics;
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("a waker that panics");
+        }
+    }
+
+    run_with_timeout("panicking_waker", || {
+        let rt = runtime(2);
+        let _guard = rt.enter();
+        let (reader, mut writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let reader = Async::new(reader).unwrap();
+        let mut buf = [0; 1];
+        let waker = Waker::from(Arc::new(Panics));
+        // Would block: the readiness is cleared and the waker stored in the source.
+        let poll = reader.poll_read_with(&mut Context::from_waker(&waker), |mut socket| {
+            socket.read(&mut buf)
+        });
+        assert!(poll.is_pending());
+        drop(waker);
+        writer.write_all(b"x").unwrap();
+
+        for round in 0..3u8 {
+            let (other_reader, mut other_writer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let other_reader = Async::new(other_reader).unwrap();
+            let read = rt.spawn(async move {
+                let mut buf = [0; 1];
+                other_reader
+                    .read_with(|mut socket| socket.read(&mut buf))
+                    .await
+                    .unwrap();
+                buf[0]
+            });
+            other_writer.write_all(&[round]).unwrap();
+            assert_eq!(rt.block_on(read).unwrap(), round);
+            // And plain spawns from outside still find a worker to wake.
+            assert_eq!(rt.block_on(rt.spawn(async move { round })).unwrap(), round);
+        }
+    });
+}

@@ -80,6 +80,20 @@ impl Table {
     }
 }
 
+/// Wakes `waker`, keeping a panic in it (a bug in whoever made the waker) from unwinding into
+/// the thread that dispatches events: the rest of the batch would never be woken, and that
+/// thread is one of the runtime's workers.
+fn wake_isolated(waker: Waker) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(not a string)");
+        eprintln!("heist: a waker panicked when an I/O event woke it, and was skipped: {message}");
+    }
+}
+
 impl std::fmt::Debug for Reactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reactor")
@@ -135,9 +149,7 @@ impl Reactor {
                 }
             }
         }
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
+        wakers.drain(..).for_each(wake_isolated);
         Ok(count)
     }
 
@@ -165,7 +177,7 @@ impl Reactor {
                 }
             }
         }
-        wakers.into_iter().for_each(Waker::wake);
+        wakers.into_iter().for_each(wake_isolated);
     }
 
     fn insert(&self, source: Arc<Source>) -> io::Result<usize> {
