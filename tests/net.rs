@@ -1735,6 +1735,8 @@ fn a_worker_blocked_in_a_task_does_not_stall_other_io() {
 /// The standby is woken for work while the watch's holder is blocked in a task: another
 /// sleeper must stand by in its place, or nobody would wait on I/O any more. Several rounds,
 /// since which sleeper a spawn wakes (the standby or the other) is the scheduler's choice.
+/// (Before `watch.rs` this passed too: the woken standby, the last searcher, brought the other
+/// sleeper in. The standby that leaves now pokes a replacement itself.)
 #[test]
 fn io_is_served_when_the_standby_is_woken_for_work_while_the_holder_is_blocked() {
     run_with_timeout("standby_woken_for_work", || {
@@ -1859,5 +1861,73 @@ fn a_waker_that_panics_leaves_the_runtime_serving_io() {
             // And plain spawns from outside still find a worker to wake.
             assert_eq!(rt.block_on(rt.spawn(async move { round })).unwrap(), round);
         }
+    });
+}
+
+/// The runtime went idle before any socket existed, so its second worker sleeps with no
+/// timeout. Then the worker on watch takes an event whose task blocks it: the sleeper must be
+/// woken to wait on I/O in its place, or the next event is never taken in.
+#[test]
+fn io_is_served_when_the_holder_blocks_after_the_runtime_went_idle_with_no_sources() {
+    use std::sync::Mutex;
+    use std::task::{Context, Wake, Waker};
+
+    /// Runs its closure on the first wake, on the thread that wakes it.
+    struct OnWake(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+    impl Wake for OnWake {
+        fn wake(self: Arc<Self>) {
+            if let Some(f) = self.0.lock().unwrap().take() {
+                f();
+            }
+        }
+    }
+    fn on_wake(f: impl FnOnce() + Send + 'static) -> Waker {
+        Waker::from(Arc::new(OnWake(Mutex::new(Some(Box::new(f))))))
+    }
+
+    run_with_timeout("holder_blocks_after_idle", || {
+        let rt = runtime(2);
+        let metrics = rt.metrics();
+        eventually("both workers parked", || {
+            (0..2).all(|worker| metrics.worker_park_count(worker) >= 1)
+        });
+        let _guard = rt.enter();
+        let (a_reader, mut a_writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (c_reader, mut c_writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let a_reader = Async::new(a_reader).unwrap();
+        let c_reader = Async::new(c_reader).unwrap();
+        let (blocked_tx, blocked_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (c_tx, c_rx) = mpsc::channel();
+
+        // A's event is taken in by the worker on watch, which runs the waker: it spawns a task
+        // that blocks, and the worker runs that task itself, as it does with the tasks its
+        // events wake.
+        let handle = rt.handle().clone();
+        let spawn_blocker = on_wake(move || {
+            drop(handle.spawn(async move {
+                blocked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            }))
+        });
+        let mut buf = [0; 1];
+        let poll = a_reader.poll_read_with(&mut Context::from_waker(&spawn_blocker), |mut socket| {
+            socket.read(&mut buf)
+        });
+        assert!(poll.is_pending());
+        let tell_c = on_wake(move || c_tx.send(()).unwrap());
+        let poll = c_reader.poll_read_with(&mut Context::from_waker(&tell_c), |mut socket| {
+            socket.read(&mut buf)
+        });
+        assert!(poll.is_pending());
+
+        a_writer.write_all(b"x").unwrap();
+        blocked_rx
+            .recv_timeout(WAIT)
+            .expect("the blocking task never ran");
+        c_writer.write_all(b"y").unwrap();
+        c_rx.recv_timeout(WAIT)
+            .expect("no one took in an event while the worker on watch was blocked in a task");
+        release_tx.send(()).unwrap();
     });
 }
