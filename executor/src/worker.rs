@@ -173,6 +173,11 @@ impl Shared {
         self.threads.lock().push(thread);
     }
 
+    /// Which runtime this is, to compare a thread's role with.
+    pub(crate) fn id(&self) -> context::RuntimeId {
+        context::RuntimeId::of(self)
+    }
+
     pub(crate) fn num_workers(&self) -> usize {
         self.remotes.len()
     }
@@ -246,14 +251,10 @@ impl Shared {
         for remote in self.remotes.iter() {
             remote.parker.unpark();
         }
-        let own_worker = match context::kind() {
-            context::Kind::Worker(index)
-                if context::with_handle(|h| h.is_some_and(|h| std::ptr::eq(h.shared(), self))) =>
-            {
-                Some(index)
-            }
-            _ => None,
-        };
+        // From the role, not the current handle: a worker of another runtime that entered this
+        // one (`Runtime::drop` does) is none of ours, and must wait for all of them.
+        let role = context::role();
+        let own_worker = role.worker_of(self.id());
         let threads: Vec<_> = std::mem::take(&mut *self.threads.lock());
         for (index, thread) in threads.into_iter().enumerate() {
             // A worker that drops its own runtime cannot wait for itself.
@@ -268,7 +269,8 @@ impl Shared {
             task.shutdown();
         }
         self.drain_injector();
-        self.blocking.shutdown(blocking_timeout);
+        self.blocking
+            .shutdown(blocking_timeout, role.is_blocking_thread_of(self.id()));
         // I/O objects of this runtime that outlive it (held by another runtime's tasks, say)
         // get an error from now on instead of waiting for a poll that will never come.
         self.reactor.close();
