@@ -5,6 +5,7 @@
 //! shutdown cancels the ones that have not started) whose future runs the closure once.
 
 use crate::context;
+use crate::current;
 use crate::runtime::{Config, Handle};
 use crate::sync::{Condvar, Mutex, thread};
 use crate::task::{Header, Id, JoinHandle, Notified, Schedule, new_task};
@@ -138,7 +139,7 @@ impl BlockingPool {
             builder = builder.stack_size(size);
         }
         builder.spawn(move || {
-            let _context = context::enter_blocking(handle.clone());
+            let _context = current::enter_blocking(handle.clone());
             let config = &handle.shared().config;
             if let Some(hook) = &config.on_thread_start {
                 hook();

@@ -1,7 +1,7 @@
 //! The public face of the scheduler: `Builder`, `Runtime`, `Handle`.
 
-use crate::context;
 use crate::coop;
+use crate::current;
 use crate::dump::TaskDump;
 use crate::metrics::RuntimeMetrics;
 use crate::park::Parker;
@@ -356,7 +356,7 @@ impl Runtime {
     /// reports cancellation). Entering changes the current handle only, not what this thread
     /// is, so a worker of another runtime shutting this one down still waits for all of ours.
     fn shut_down(&self, blocking_timeout: Option<Duration>) {
-        let _context = context::enter(Handle::clone(&self.handle));
+        let _context = current::enter(Handle::clone(&self.handle));
         self.handle.shared().shutdown(blocking_timeout);
     }
 }
@@ -421,7 +421,7 @@ impl Handle {
 
     /// The runtime this thread runs in, or an error outside one.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
-        context::with_handle(|handle| handle.cloned()).ok_or(TryCurrentError(()))
+        current::with_handle(|handle| handle.cloned()).ok_or(TryCurrentError(()))
     }
 
     /// Spawns `future` as a new task and returns a handle to its output.
@@ -476,7 +476,7 @@ impl Handle {
     /// [`Runtime::block_on`]. Allowed on threads of the blocking pool.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _context = context::enter_block_on(self.clone());
+        let _context = current::enter_block_on(self.clone());
         let parker = Arc::new(Parker::new());
         let waker = unparker_waker(parker.clone());
         let mut cx = Context::from_waker(&waker);
@@ -497,7 +497,7 @@ impl Handle {
     /// `block_on`), and its timers of B are fired by B.
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard {
-            _context: context::enter(self.clone()),
+            _context: current::enter(self.clone()),
             _runtime: std::marker::PhantomData,
         }
     }
@@ -548,7 +548,7 @@ impl Schedule for Handle {
 
 /// Keeps a runtime current on this thread; see [`Runtime::enter`].
 pub struct EnterGuard<'a> {
-    _context: context::ContextGuard,
+    _context: current::CurrentGuard,
     _runtime: std::marker::PhantomData<&'a Handle>,
 }
 

@@ -8,6 +8,7 @@
 use crate::blocking::BlockingPool;
 use crate::context;
 use crate::coop;
+use crate::current;
 use crate::driver_role::DriverRole;
 use crate::idle::Idle;
 use crate::park::Parker;
@@ -188,7 +189,7 @@ impl Shared {
 
     /// Queues a spawned or woken task; `is_yield` sends a task that woke itself to the back.
     pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
-        context::with_worker(|worker, parked| match worker {
+        with_worker_on_this_thread(|worker, parked| match worker {
             Some(worker) if std::ptr::eq(worker.shared(), self) => {
                 if parked {
                     // Woken by timers this parked worker fires: it runs them itself when it
@@ -294,21 +295,14 @@ impl Shared {
 }
 
 impl Worker {
-    pub(crate) fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
-    pub(crate) fn index(&self) -> usize {
-        self.index
-    }
-
     fn shared(&self) -> &Shared {
         self.handle.shared()
     }
 
     /// The worker thread's body: run tasks until the runtime shuts down.
     pub(crate) fn run(self) {
-        let _context = context::enter_worker(&self);
+        let _context =
+            current::enter_worker(self.handle.clone(), self.index, std::ptr::from_ref(&self).cast());
         while !self.shared().is_shutdown() {
             if let Some(task) = self.next_task() {
                 self.run_task(task);
@@ -562,6 +556,15 @@ impl Worker {
         metrics.steals.store(self.steals.get(), Relaxed);
         metrics.parks.store(self.parks.get(), Relaxed);
     }
+}
+
+/// Calls `f` with the worker core running on this thread, if any, and whether it is parked.
+fn with_worker_on_this_thread<R>(f: impl FnOnce(Option<&Worker>, bool) -> R) -> R {
+    let (worker, parked) = context::worker_on_this_thread();
+    // SAFETY: only `Worker::run` sets this pointer, to its own `Worker`, for exactly as long
+    // as that value is borrowed by its run loop on this thread (the guard is dropped before
+    // `run` returns); at any other time it is null.
+    f(unsafe { worker.cast::<Worker>().as_ref() }, parked)
 }
 
 fn report_poll_error(error: &std::io::Error) {
