@@ -352,7 +352,8 @@ mod tests {
     #[test]
     fn one_shot_registrations_are_rearmed_for_every_wait() {
         let reactor = Arc::new(Reactor::new_oneshot().unwrap());
-        let _current = enter(reactor.clone());
+        // This test does no blocking work; a thread per job would do if it did.
+        let _current = enter(reactor.clone(), Arc::new(|job| drop(std::thread::spawn(job))));
         let (reader, mut writer) = UnixStream::pair().unwrap();
         let reader = Async::new(reader).unwrap();
         let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));

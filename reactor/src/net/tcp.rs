@@ -1,10 +1,10 @@
-use super::each_addr;
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::{ToSocketAddrs, each_addr};
 use crate::Async;
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -127,13 +127,16 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to the first address that accepts, without blocking the thread.
+    /// Connects to the first address that accepts, without blocking the thread (a host name
+    /// is looked up on the runtime's blocking pool, see [`lookup_host`](super::lookup_host)).
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         each_addr(addr, connect_one).await
     }
 
     /// Takes over a connected stream from `std` (made non-blocking here).
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        // Accepted streams come through here too.
+        super::socket::no_sigpipe(&stream)?;
         Ok(TcpStream {
             inner: Arc::new(Async::new(stream)?),
         })
@@ -252,13 +255,12 @@ fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
 }
 
 fn nonblocking_socket(addr: SocketAddr) -> io::Result<OwnedFd> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    use rustix::net::{AddressFamily, SocketType};
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
     };
-    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-    Ok(rustix::net::socket_with(family, SocketType::STREAM, flags, None)?)
+    super::socket::nonblocking_socket(family, SocketType::STREAM)
 }
 
 async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
