@@ -4,6 +4,10 @@
 //! hanging the suite. Nothing sleeps to let a race happen: a test that needs a task to be
 //! parked on a socket waits for the task's first `Pending` (`net_common::on_pending`), and the
 //! "all workers idle" test watches the runtime's metrics.
+//!
+//! Unix only: besides TCP and UDP it covers Unix-domain sockets, `Async` over any descriptor,
+//! SIGPIPE and descriptor limits (`libc`).
+#![cfg(unix)]
 
 mod common;
 #[path = "common/net.rs"]

@@ -18,8 +18,12 @@ use std::sync::{Condvar, Mutex, Once};
 
 use common::run_with_timeout;
 use heist::io::{AsyncReadExt, AsyncWriteExt};
-use heist::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream, lookup_host};
-use net_common::{TempSocketPath, on_pending};
+use heist::net::{TcpListener, TcpStream, UdpSocket, lookup_host};
+#[cfg(unix)]
+use heist::net::{UnixListener, UnixStream};
+#[cfg(unix)]
+use net_common::TempSocketPath;
+use net_common::on_pending;
 
 /// Resolves to loopback, after the test has called [`release_blocked_lookup`].
 const BLOCKED_HOST: &str = "blocked.heist.test";
@@ -237,6 +241,7 @@ fn looking_up_a_name_outside_a_runtime_is_an_error() {
 /// A listener whose backlog (0: one pending connection on Linux) is full makes a blocking
 /// connect wait until it accepts. One worker: the connect waits while a second task on the
 /// same worker accepts; connecting on the worker (as before) deadlocks.
+#[cfg(unix)]
 #[test]
 fn a_unix_connect_to_a_full_backlog_leaves_the_worker_free() {
     run_with_timeout("unix_full_backlog", || {
@@ -273,6 +278,7 @@ fn a_unix_connect_to_a_full_backlog_leaves_the_worker_free() {
     });
 }
 
+#[cfg(unix)]
 fn listen_with_backlog_0(path: &std::path::Path) -> std::os::unix::net::UnixListener {
     let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
     // SAFETY: `listen` on a descriptor we own, re-listening with a smaller backlog.

@@ -42,9 +42,12 @@ mod poller;
 mod reactor;
 mod source;
 mod sync;
+mod sys;
 
 #[cfg(not(loom))]
 mod async_fd;
+#[cfg(not(loom))]
+mod blocking;
 #[cfg(not(loom))]
 pub mod net;
 #[cfg(not(loom))]

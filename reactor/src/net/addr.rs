@@ -11,7 +11,7 @@
 //! The trait is sealed, and unlike `std::net::ToSocketAddrs` it turns the argument into an
 //! owned query first: only an owned name can be moved to another thread.
 
-use super::blocking::run_blocking;
+use crate::blocking::run_blocking;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::RwLock;

@@ -7,7 +7,6 @@
 //! Unix-domain sockets (`UnixListener`, `UnixStream`, `UnixDatagram`) exist on Unix only.
 
 mod addr;
-mod blocking;
 mod socket;
 mod split;
 mod tcp;
@@ -26,6 +25,40 @@ pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 use std::io;
 use std::net::SocketAddr;
+
+/// `AsFd`/`AsRawFd` on Unix, `AsSocket`/`AsRawSocket` on Windows, through the inner `Async`.
+macro_rules! impl_source {
+    ($($ty:ty),*) => {$(
+        #[cfg(unix)]
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner.as_fd()
+            }
+        }
+
+        #[cfg(unix)]
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner.as_raw_fd()
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsSocket for $ty {
+            fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+                self.inner.as_socket()
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsRawSocket for $ty {
+            fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+                self.inner.as_raw_socket()
+            }
+        }
+    )*};
+}
+use impl_source;
 
 /// `poll_close` of a stream: sends FIN. Closing twice, or after the peer has gone, is not an
 /// error.

@@ -5,7 +5,6 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -88,17 +87,7 @@ impl TcpListener {
     }
 }
 
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+super::impl_source!(TcpListener);
 
 /// The connections of a [`TcpListener`], as a `Stream`.
 #[derive(Debug)]
@@ -243,34 +232,13 @@ impl TcpStream {
     }
 }
 
-/// How many connections may wait in the kernel for `accept` (capped by `net.core.somaxconn`).
-const LISTEN_BACKLOG: i32 = 1024;
-
 fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
-    let socket = nonblocking_socket(addr)?;
-    rustix::net::sockopt::set_socket_reuseaddr(&socket, true)?;
-    rustix::net::bind(&socket, &addr)?;
-    rustix::net::listen(&socket, LISTEN_BACKLOG)?;
-    Ok(net::TcpListener::from(socket))
-}
-
-fn nonblocking_socket(addr: SocketAddr) -> io::Result<OwnedFd> {
-    use rustix::net::{AddressFamily, SocketType};
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    super::socket::nonblocking_socket(family, SocketType::STREAM)
+    super::socket::listen(addr)
 }
 
 async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-    let socket = nonblocking_socket(addr)?;
-    match rustix::net::connect(&socket, &addr) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::INPROGRESS) => {}
-        Err(error) => return Err(error.into()),
-    }
-    let stream = Async::new_nonblocking(net::TcpStream::from(socket))?;
+    let stream = super::socket::start_connect(addr)?;
+    let stream = Async::new_nonblocking(stream)?;
     // Writability alone proves nothing (a new source starts out ready): wait until the
     // connection is established or has failed.
     stream.write_with(connection_outcome).await?;
@@ -321,17 +289,7 @@ fn write_vectored(mut stream: &net::TcpStream, bufs: &[IoSlice<'_>]) -> io::Resu
     stream.write_vectored(bufs)
 }
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+super::impl_source!(TcpStream);
 
 macro_rules! impl_async_io_for_stream {
     ($ty:ty) => {

@@ -2,7 +2,6 @@ use super::{ToSocketAddrs, each_addr};
 use crate::Async;
 use std::io;
 use std::net::{self, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
 /// A UDP socket. All methods take `&self`, so one socket (in an `Arc`) can send and receive
@@ -110,14 +109,4 @@ impl UdpSocket {
     }
 }
 
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+super::impl_source!(UdpSocket);

@@ -1,5 +1,5 @@
-use super::blocking::run_blocking;
 use crate::Async;
+use crate::blocking::run_blocking;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
