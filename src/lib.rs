@@ -297,6 +297,7 @@ pub mod net {
 /// `close()` is tokio's `shutdown()`: on a TCP stream it sends FIN.
 ///
 /// ```
+/// # #[cfg(unix)] { // Unix only: Unix sockets, signals, and `sh`/`cat`/`echo`.
 /// use heist::io::{Async, AsyncReadExt, AsyncWriteExt};
 /// use std::os::unix::net::UnixStream;
 ///
@@ -310,6 +311,7 @@ pub mod net {
 ///     std::io::Result::Ok(())
 /// })
 /// .unwrap();
+/// # }
 /// ```
 pub mod io {
     pub use futures_lite::io::{
@@ -333,6 +335,7 @@ pub mod hyper;
 /// default action for the rest of the process's life (a `SIGINT` no longer ends it).
 ///
 /// ```
+/// # #[cfg(unix)] { // Unix only: Unix sockets, signals, and `sh`/`cat`/`echo`.
 /// use heist::process::Command;
 /// use heist::signal::unix::{SignalKind, signal};
 ///
@@ -345,6 +348,7 @@ pub mod hyper;
 ///     std::io::Result::Ok(())
 /// })
 /// .unwrap();
+/// # }
 /// ```
 ///
 /// Waiting for Ctrl-C:
@@ -382,6 +386,7 @@ pub mod signal {
 /// reaped in the background when it ends.
 ///
 /// ```
+/// # #[cfg(unix)] { // Unix only: Unix sockets, signals, and `sh`/`cat`/`echo`.
 /// use heist::io::{AsyncReadExt, AsyncWriteExt};
 /// use heist::process::{Command, Stdio};
 ///
@@ -401,6 +406,7 @@ pub mod signal {
 ///     std::io::Result::Ok(())
 /// })
 /// .unwrap();
+/// # }
 /// ```
 pub mod process {
     pub use heist_reactor::process::{

@@ -159,7 +159,8 @@ impl ToQuery for str {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "{self:?} is not a socket address: {why} (write \"host:port\", \"1.2.3.4:port\" or \"[::1]:port\")"
+                    "{self:?} is not a socket address: {why} \
+                     (write \"host:port\", \"1.2.3.4:port\" or \"[::1]:port\")"
                 ),
             )
         };

@@ -32,7 +32,8 @@ impl TcpListener {
     ///
     /// [`local_addr`]: Self::local_addr
     ///
-    /// Like tokio's, the socket has `SO_REUSEADDR` (a restarted server can bind at once) and a
+    /// Like tokio's, the socket has `SO_REUSEADDR` on Unix (a restarted server can bind at
+    /// once; on Windows the option would let others take the port, so it is not set) and a
     /// backlog of 1024 (std's 128 drops connections in a burst of connects: their clients
     /// then wait a whole SYN or data retransmission timeout, a second or more).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {

@@ -9,10 +9,12 @@ use std::pin::Pin;
 use std::process::{ExitStatus, Output, Stdio};
 use std::task::{Context, Poll};
 
-/// A running (or ended, not yet reaped) child process, from [`Command::spawn`].
+/// A running (or ended, not yet reaped) child process, from
+/// [`Command::spawn`](super::Command::spawn).
 ///
-/// Dropping it does not kill the child (unless [`Command::kill_on_drop`]); either way it is
-/// reaped in the background once it ends, so it does not linger as a zombie.
+/// Dropping it does not kill the child (unless
+/// [`Command::kill_on_drop`](super::Command::kill_on_drop)); either way it is reaped in the
+/// background once it ends, so it does not linger as a zombie.
 #[derive(Debug)]
 pub struct Child {
     /// The write end of the child's stdin, if it was `Stdio::piped()`.
