@@ -286,3 +286,40 @@ fn listen_with_backlog_0(path: &std::path::Path) -> std::os::unix::net::UnixList
     assert_eq!(rc, 0, "listen: {}", io::Error::last_os_error());
     listener
 }
+
+/// A lookup still queued for the blocking pool when the runtime shuts down fails with an
+/// error saying so, instead of waiting forever for a job that will never run.
+#[test]
+fn a_lookup_queued_at_shutdown_fails_instead_of_hanging() {
+    install_test_resolver();
+    run_with_timeout("lookup_at_shutdown", || {
+        let rt = heist::runtime::Builder::new()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        // The pool's only thread stays busy until the runtime is gone.
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        drop(rt.spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        }));
+        started_rx.recv().unwrap();
+
+        let host = format!("shutdown{COUNTED_SUFFIX}");
+        let mut lookup = Box::pin(lookup_host(format!("{host}:80")));
+        {
+            let _entered = rt.enter();
+            let first_poll = futures_lite::future::block_on(futures_lite::future::poll_once(&mut lookup));
+            assert!(first_poll.is_none(), "the lookup finished while the pool was busy");
+        }
+        rt.shutdown_timeout(std::time::Duration::ZERO);
+        release_tx.send(()).unwrap();
+        let error = futures_lite::future::block_on(lookup)
+            .err()
+            .expect("a lookup the runtime never ran succeeded");
+        assert!(error.to_string().contains("shut down"), "{error}");
+        assert_eq!(lookups_of(&host), 0);
+    });
+}
