@@ -312,7 +312,10 @@ fn a_lookup_queued_at_shutdown_fails_instead_of_hanging() {
         {
             let _entered = rt.enter();
             let first_poll = futures_lite::future::block_on(futures_lite::future::poll_once(&mut lookup));
-            assert!(first_poll.is_none(), "the lookup finished while the pool was busy");
+            assert!(
+                first_poll.is_none(),
+                "the lookup finished while the pool was busy"
+            );
         }
         rt.shutdown_timeout(std::time::Duration::ZERO);
         release_tx.send(()).unwrap();

@@ -61,7 +61,9 @@ impl UnixStream {
         let addr = SocketAddrUnix::new(path)?;
         let socket = super::socket::nonblocking_socket(AddressFamily::UNIX, SocketType::STREAM)?;
         match rustix::net::connect(&socket, &addr) {
-            Ok(()) => UnixStream::from_nonblocking(net::UnixStream::from(socket)),
+            Ok(()) => Ok(UnixStream {
+                inner: Async::new_nonblocking(net::UnixStream::from(socket))?,
+            }),
             Err(rustix::io::Errno::INPROGRESS) => {
                 let stream = Async::new_nonblocking(net::UnixStream::from(socket))?;
                 stream.write_with(connection_outcome).await?;
@@ -76,13 +78,6 @@ impl UnixStream {
             }
             Err(error) => Err(error.into()),
         }
-    }
-
-    fn from_nonblocking(stream: net::UnixStream) -> io::Result<UnixStream> {
-        super::socket::no_sigpipe(&stream)?;
-        Ok(UnixStream {
-            inner: Async::new_nonblocking(stream)?,
-        })
     }
 
     /// A connected pair.
