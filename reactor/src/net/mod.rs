@@ -7,7 +7,7 @@
 //! Unix-domain sockets (`UnixListener`, `UnixStream`, `UnixDatagram`) exist on Unix only.
 
 mod addr;
-mod socket;
+pub(crate) mod socket;
 mod split;
 mod tcp;
 mod udp;

@@ -1,6 +1,7 @@
-//! Child processes: [`Command`] mirrors `std::process::Command`; its [`Child`] is waited for
-//! through the reactor (a pidfd on Linux, SIGCHLD elsewhere; see `reap.rs`), and its pipes
-//! are `Async` descriptors.
+//! Child processes: [`Command`] mirrors `std::process::Command`. On Unix its [`Child`] is
+//! waited for through the reactor (a pidfd on Linux, SIGCHLD elsewhere; see `reap.rs`), and
+//! its pipes are `Async` descriptors. On Windows (`windows.rs`) the wait runs on the blocking
+//! pool and the pipes are std's blocking ones.
 
 #[cfg(unix)]
 mod reap;
