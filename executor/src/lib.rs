@@ -59,7 +59,11 @@
 //! worker is asleep), which it then runs itself. The others sleep until unparked. Work
 //! wakes the timer sleeper last; one that leaves leaves as a searcher, so the searching rules
 //! (the last searcher to find work wakes a sleeper) bring a parked peer to take the timers. Busy workers fire due timers every 61 polls, so timers also fire when no worker is
-//! idle, and a worker stuck in a long poll does not hold its timers hostage.
+//! idle, and a worker stuck in a long poll does not hold its timers hostage. At shutdown, once
+//! the workers have stopped and before waiting for the blocking pool, the timers are shut down
+//! (`heist_timer::Driver::shutdown`): a timer still registered (a blocking job's, a task's of
+//! another runtime) is woken and panics saying its runtime is gone, as does one first polled
+//! there later, where it would otherwise wait forever for a firing nobody will do.
 //!
 //! # Seeing inside
 //! [`Handle::dump`] (and [`Runtime::dump`]) lists the unfinished tasks: id, spawn location

@@ -268,6 +268,9 @@ impl Shared {
             task.shutdown();
         }
         self.drain_injector();
+        // Nobody fires timers any more: those still registered (a blocking job's, another
+        // runtime's task's) panic with a message now instead of waiting for good.
+        self.timers.shutdown();
         self.blocking.shutdown(blocking_timeout);
         // I/O objects of this runtime that outlive it (held by another runtime's tasks, say)
         // get an error from now on instead of waiting for a poll that will never come.
