@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, ThreadId};
 
-use common::{DropCounter, WAIT, eventually, panic_message, run_with_timeout, runtime, yield_forever};
+use common::{
+    DropCounter, WAIT, eventually, panic_message, run_with_deadline, run_with_timeout, runtime, yield_forever,
+};
 use heist::time::error::Elapsed;
 use heist::time::{
     Duration, Instant, Interval, MissedTickBehavior, Sleep, Timeout, interval, interval_at, sleep,
@@ -1381,5 +1383,110 @@ fn reset_into_the_past_from_another_task_still_wakes_the_sleeper() {
                 "a sleep reset into the past by another task was never woken: {result:?}"
             );
         });
+    });
+}
+
+/// What a timer whose runtime has shut down panics with.
+const TIMERS_SHUT_DOWN: &str = "runtime whose timers it uses has shut down";
+
+/// Asserts that `result` is a panic that says the timers' runtime is gone.
+fn assert_timers_shut_down<T: std::fmt::Debug>(result: std::thread::Result<T>, what: &str) {
+    let payload = result.expect_err(what);
+    let message = panic_message(&*payload);
+    assert!(
+        message.contains(TIMERS_SHUT_DOWN),
+        "{what}: unclear panic message: {message:?}"
+    );
+}
+
+/// A sleep registered in runtime A's timers and then awaited in runtime B: once A is gone, no
+/// one will ever fire it. Awaiting it after A is dropped panics and says why, and so do a
+/// timeout and an interval (a sleep inside) registered the same way.
+#[test]
+fn a_timer_awaited_after_its_runtime_is_dropped_panics_with_a_clear_message() {
+    run_with_deadline("timer_after_its_runtime", Duration::from_secs(10), || {
+        let a = runtime(1);
+        let b = runtime(1);
+        let mut sleeping = sleep(Duration::from_secs(3_600));
+        let mut timing_out = timeout(Duration::from_secs(3_600), pending::<()>());
+        let mut ticking = interval(Duration::from_secs(3_600));
+        a.block_on(async {
+            assert!(poll_once(&mut sleeping).await.is_pending());
+            assert!(poll_once(&mut timing_out).await.is_pending());
+            ticking.tick().await; // the first tick is immediate
+            assert!(poll_once(&mut Box::pin(ticking.tick())).await.is_pending());
+        });
+        drop(a);
+        let result = catch_unwind(AssertUnwindSafe(|| b.block_on(sleeping)));
+        assert_timers_shut_down(result, "a sleep of a dropped runtime completed");
+        let result = catch_unwind(AssertUnwindSafe(|| b.block_on(timing_out)));
+        assert_timers_shut_down(result, "a timeout of a dropped runtime completed");
+        let result = catch_unwind(AssertUnwindSafe(|| b.block_on(ticking.tick())));
+        assert_timers_shut_down(result, "an interval of a dropped runtime ticked");
+    });
+}
+
+/// A task of runtime B waits on a sleep registered in runtime A when A is dropped: the shutdown
+/// wakes it, and its next poll panics (its `JoinHandle` reports the panic with the message)
+/// rather than leaving it asleep for good.
+#[test]
+fn a_task_waiting_on_a_timer_when_its_runtime_shuts_down_is_woken_and_panics() {
+    run_with_deadline("timer_runtime_shuts_down", Duration::from_secs(10), || {
+        let a = runtime(1);
+        let b = runtime(1);
+        let mut sleeping = sleep(Duration::from_secs(3_600));
+        a.block_on(async { assert!(poll_once(&mut sleeping).await.is_pending()) });
+        let (waiting_tx, waiting_rx) = mpsc::channel();
+        let waiter = b.spawn(async move {
+            let mut told = false;
+            poll_fn(|cx| {
+                let poll = Pin::new(&mut sleeping).poll(cx);
+                if poll.is_pending() && !std::mem::replace(&mut told, true) {
+                    waiting_tx.send(()).unwrap();
+                }
+                poll
+            })
+            .await
+        });
+        waiting_rx
+            .recv_timeout(WAIT)
+            .expect("the task never waited on the sleep");
+        drop(a);
+        let error = b
+            .block_on(waiter)
+            .expect_err("a sleep of a dropped runtime completed");
+        assert!(error.is_panic(), "{error:?}");
+        assert_timers_shut_down::<()>(Err(error.into_panic()), "the waiting task");
+    });
+}
+
+/// A blocking job still running after `shutdown_timeout(ZERO)` calls `Handle::block_on` on a
+/// sleep: the runtime's workers are gone, so it could never fire. It panics instead of hanging.
+#[test]
+fn block_on_a_sleep_after_shutdown_timeout_panics_with_a_clear_message() {
+    run_with_deadline("sleep_after_shutdown_timeout", Duration::from_secs(10), || {
+        let rt = runtime(1);
+        let handle = rt.handle().clone();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel();
+        drop(rt.spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            let slept = catch_unwind(AssertUnwindSafe(|| handle.block_on(sleep(ms(1)))));
+            let timed = catch_unwind(AssertUnwindSafe(|| {
+                handle.block_on(timeout(ms(1), pending::<()>()))
+            }));
+            done_tx.send((slept, timed)).unwrap();
+        }));
+        // Running, not queued: a queued job would be cancelled by the shutdown.
+        started_rx
+            .recv_timeout(WAIT)
+            .expect("the blocking job never started");
+        rt.shutdown_timeout(Duration::ZERO);
+        go_tx.send(()).unwrap();
+        let (slept, timed) = done_rx.recv().expect("the blocking job died");
+        assert_timers_shut_down(slept, "block_on(sleep) after shutdown returned");
+        assert_timers_shut_down(timed, "block_on(timeout) after shutdown returned");
     });
 }

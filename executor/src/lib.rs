@@ -51,11 +51,16 @@
 //!
 //! Transitions (each a single compare-and-swap):
 //! - **spawn**: refs 3 (owned list, `JoinHandle`, first `Notified`), `NOTIFIED | JOIN_INTEREST`.
-//! - **wake** of an idle task: set `NOTIFIED`, +1 ref, queue a `Notified`. Of a running task:
-//!   set `NOTIFIED` only; the worker requeues it after the poll, to the back of the queue. Of a
-//!   notified or complete task: nothing.
-//! - **poll**: `NOTIFIED` → `RUNNING`. On `Pending`: clear `RUNNING` and drop the worker's ref,
-//!   or requeue if `NOTIFIED` was set meanwhile, or cancel if `CANCELLED` was.
+//! - **wake** of an idle task: set `NOTIFIED`, +1 ref, queue a `Notified` with that ref. A
+//!   `wake` by value releases the waker's ref only once the queueing has returned (one more
+//!   atomic decrement): the moment it is queued, another worker may run the task to completion,
+//!   and the waker's ref is what keeps the task, and the scheduler handle inside it that the
+//!   queueing borrows, alive until then. Of a running task: set `NOTIFIED` only; the worker
+//!   requeues it after the poll, to the back of the queue. Of a notified or complete task:
+//!   nothing (a `wake` by value drops its ref).
+//! - **poll**: `NOTIFIED` → `RUNNING`. On `Pending`: clear `RUNNING` and drop the worker's ref;
+//!   or, if `NOTIFIED` was set meanwhile, +1 ref for the requeued `Notified`, the worker's ref
+//!   dropped after the requeue returns (as for a wake by value); or cancel if `CANCELLED` was.
 //!   On `Ready` or a panic: store the result, `RUNNING` → `COMPLETE`; if `JOIN_INTEREST` was
 //!   gone the worker drops the output, else it wakes the join waker if `JOIN_WAKER` is set;
 //!   then the task leaves the owned list (dropping that ref too).
@@ -82,6 +87,10 @@
 //! 10 ms. Busy workers take a quick look at the timers and the poller every 61 polls or 8
 //! yields, so timers and I/O are served when no worker is idle. An idle runtime makes no
 //! wake-ups: the standby and the stall watchdog both end up sleeping without a timeout.
+//! At shutdown, once the workers have stopped and before waiting for the blocking pool, the
+//! timers are shut down (`heist_timer::Driver::shutdown`): a timer still registered (a
+//! blocking job's, a task's of another runtime) is woken and panics saying its runtime is
+//! gone, as does one first polled there later, where it would otherwise wait forever.
 //!
 //! # Seeing inside
 //! [`Handle::dump`] (and [`Runtime::dump`]) lists the unfinished tasks: id, spawn location

@@ -91,6 +91,107 @@ impl Sched {
     }
 }
 
+/// A scheduler that runs a task the moment it is scheduled, on the caller's stack: the task can
+/// complete, and be freed, before `schedule` (or `yield_now`) returns, as it can when another
+/// worker takes it at once. It holds an `Arc` so that the task's `&S` covers real bytes (a
+/// borrow of nothing cannot be caught outliving its allocation), and counts its calls.
+#[derive(Clone)]
+struct RunInline(Arc<AtomicUsize>);
+
+impl Schedule for RunInline {
+    fn schedule(&self, task: Notified) {
+        self.0.fetch_add(1, SeqCst);
+        task.run();
+    }
+
+    fn release(&self, _task: NonNull<Header>) -> bool {
+        // These tasks are in no owned list: the caller drops the list's reference up front.
+        false
+    }
+}
+
+/// A task on `RunInline` whose `Task` and `JoinHandle` are already dropped, so that the
+/// references left are the first `Notified`'s and those of the wakers `future` keeps.
+fn spawn_inline<F>(future: F) -> (Notified, Arc<AtomicUsize>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let schedules = Arc::new(AtomicUsize::new(0));
+    let (task, notified, join) = new_task(future, RunInline(schedules.clone()), Id::next());
+    drop(task);
+    drop(join);
+    (notified, schedules)
+}
+
+/// The first poll keeps its waker in `slot` and returns `Pending`; the second returns `Ready`
+/// and keeps no waker, so its task holds no reference of its own once done.
+fn pending_once(slot: Arc<Mutex<Option<Waker>>>) -> impl Future<Output = ()> + Send {
+    let mut polled = false;
+    poll_fn(move |cx| {
+        if std::mem::replace(&mut polled, true) {
+            return Poll::Ready(());
+        }
+        *slot.lock() = Some(cx.waker().clone());
+        Poll::Pending
+    })
+}
+
+/// `Waker::wake` hands the waker's reference to the `Notified` it schedules. If that was the
+/// last reference, the task can run to completion and be freed inside `schedule`, while the
+/// wake still borrows the scheduler stored in the task: miri (both borrow models) reports
+/// that as a deallocation of protected memory unless the wake keeps a reference of its own
+/// across the call.
+#[test]
+fn a_wake_whose_schedule_frees_the_task_touches_nothing_freed() {
+    crate::sync::model(|| {
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let (notified, schedules) = spawn_inline(pending_once(slot.clone()));
+        notified.run();
+        let waker = slot.lock().take().expect("the first poll kept its waker");
+        waker.wake();
+        assert_eq!(schedules.load(SeqCst), 1);
+        assert_eq!(Arc::strong_count(&schedules), 1, "the task was not freed");
+    });
+}
+
+/// A task that wakes itself during its poll is requeued (`yield_now`) with the worker's
+/// reference; as above, if that is the last one, the requeued task may complete and be freed
+/// inside `yield_now`.
+#[test]
+fn a_requeue_whose_yield_frees_the_task_touches_nothing_freed() {
+    crate::sync::model(|| {
+        let mut polled = false;
+        let (notified, schedules) = spawn_inline(poll_fn(move |cx| {
+            if std::mem::replace(&mut polled, true) {
+                return Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }));
+        notified.run();
+        assert_eq!(schedules.load(SeqCst), 1);
+        assert_eq!(Arc::strong_count(&schedules), 1, "the task was not freed");
+    });
+}
+
+/// `wake_by_ref` and abort do not have that problem: the caller's waker (or `JoinHandle`)
+/// keeps the task alive across `schedule`. Checked here all the same, with the task freed
+/// when the caller lets go afterwards.
+#[test]
+fn a_wake_by_ref_whose_schedule_completes_the_task_frees_it_after() {
+    crate::sync::model(|| {
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let (notified, schedules) = spawn_inline(pending_once(slot.clone()));
+        notified.run();
+        let waker = slot.lock().take().expect("the first poll kept its waker");
+        waker.wake_by_ref();
+        assert_eq!(schedules.load(SeqCst), 1);
+        assert_eq!(Arc::strong_count(&schedules), 2, "the waker keeps the task");
+        drop(waker);
+        assert_eq!(Arc::strong_count(&schedules), 1, "the task was not freed");
+    });
+}
+
 /// Fails the model if two threads poll the same future at once.
 struct PollGuard<'a>(&'a AtomicBool);
 

@@ -274,6 +274,9 @@ impl Shared {
             task.shutdown();
         }
         self.drain_injector();
+        // Nobody fires timers any more: those still registered (a blocking job's, another
+        // runtime's task's) panic with a message now instead of waiting for good.
+        self.timers.shutdown();
         self.blocking
             .shutdown(blocking_timeout, role.is_blocking_thread_of(self.id()));
         // I/O objects of this runtime that outlive it (held by another runtime's tasks, say)

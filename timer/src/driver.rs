@@ -12,6 +12,13 @@
 //! write, issue a `SeqCst` fence, then read, so at least one of them sees the other: a new
 //! earliest timer is never slept through. (Fences rather than `SeqCst` accesses alone: the
 //! C11 model needs them for this pattern, and loom checks fences, not `SeqCst` accesses.)
+//!
+//! Shutdown ([`Driver::shutdown`]): once the runtime's workers are gone nobody fires the
+//! timers, so a timer left in a wheel would never fire and its task would wait for good. The
+//! driver is marked shut down, then every wheel is emptied under its lock and the wakers are
+//! woken; a registration checks the mark under the same lock, so it is either emptied out and
+//! woken or refused. The woken timers (and any polled later) see the mark and panic with
+//! `SHUT_DOWN` instead of waiting: `sleep` returns `()`, so there is no error to return.
 
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst, fence};
@@ -31,6 +38,16 @@ const NO_SLEEPER: u64 = 0;
 /// A shard's `next` when it is empty; also `sleeping_until` for a sleeper with no deadline.
 const NEVER: u64 = u64::MAX;
 
+/// What a timer panics with when polled after its driver shut down (see [`Driver::shutdown`]).
+pub(crate) const SHUT_DOWN: &str = "a heist timer (sleep, timeout or interval) was polled after the \
+    runtime whose timers it uses has shut down, so it would never fire: keep that runtime alive \
+    while its timers are awaited, and create each timer in the runtime that awaits it (not in one \
+    dropped or shut down before, nor on a blocking thread that outlives its runtime's shutdown)";
+
+/// A registration refused: the driver has shut down (see [`Driver::shutdown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShutDown;
+
 /// The timers of one runtime.
 pub struct Driver {
     origin: Instant,
@@ -40,6 +57,9 @@ pub struct Driver {
     sleeper_present: AtomicBool,
     /// Wakes the thread that holds the timers; set while one does.
     sleeper: Mutex<Option<Waker>>,
+    /// Set by [`Driver::shutdown`], before it empties the wheels; read by registrations under
+    /// their shard's lock, and by timers whose entry is gone.
+    shut_down: AtomicBool,
 }
 
 impl Shard {
@@ -116,6 +136,7 @@ impl Driver {
             sleeping_until: AtomicU64::new(NO_SLEEPER),
             sleeper_present: AtomicBool::new(false),
             sleeper: Mutex::new(None),
+            shut_down: AtomicBool::new(false),
         }
     }
 
@@ -151,13 +172,18 @@ impl Driver {
     }
 
     /// Registers `waker` to be woken at `tick` in `shard`; returns the key and the tick the
-    /// entry was placed at.
-    pub(crate) fn register(&self, shard: usize, tick: u64, waker: &Waker) -> (Key, u64) {
+    /// entry was placed at, or `ShutDown` once [`shutdown`](Self::shutdown) has begun.
+    pub(crate) fn register(&self, shard: usize, tick: u64, waker: &Waker) -> Result<(Key, u64), ShutDown> {
         let shard = &self.shards[shard];
         // Only a timer that lowers its shard's earliest deadline can be the new earliest; a
         // later one was covered by the registration that lowered it, so it skips the hand-shake.
         let (key, tick, lowered) = {
             let mut wheel = shard.wheel.lock();
+            // Under the lock `shutdown` empties this wheel with: an entry inserted after that
+            // would never fire.
+            if self.is_shut_down() {
+                return Err(ShutDown);
+            }
             let tick = shard.placeable(tick);
             let key = wheel.insert(tick, waker.clone());
             let lowered = shard.next.fetch_min(tick, SeqCst) > tick;
@@ -166,7 +192,7 @@ impl Driver {
         if lowered {
             self.wake_sleeper_if_later_than(tick);
         }
-        (key, tick)
+        Ok((key, tick))
     }
 
     /// Moves a registered timer to `tick`; returns the tick it was placed at, or `None` if it
@@ -275,6 +301,32 @@ impl Driver {
             waker.wake();
         }
         fired
+    }
+
+    /// Shuts the timers down for good; the runtime calls it once its workers have stopped, as
+    /// nobody fires the timers after that. Every registered timer is removed and its waker
+    /// woken, and later registrations are refused: the timers' next poll panics with a message
+    /// that says their runtime has shut down, rather than waiting forever (for a task of
+    /// another runtime, a blocking thread, or a thread in `block_on`). A timer whose deadline
+    /// has passed still completes. Idempotent.
+    pub fn shutdown(&self) {
+        self.shut_down.store(true, SeqCst);
+        let mut woken = Vec::new();
+        for shard in self.shards.iter() {
+            let mut wheel = shard.wheel.lock();
+            // `advanced_to` stays: it still says which ticks have really passed (`has_fired`).
+            wheel.advance(NEVER, |_, waker| woken.push(waker));
+            shard.next.store(NEVER, SeqCst);
+        }
+        // Outside the locks: waking runs the wakers' code.
+        for waker in woken {
+            waker.wake();
+        }
+    }
+
+    /// True once [`shutdown`](Self::shutdown) has begun.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(SeqCst)
     }
 
     /// Makes the caller the thread that sleeps on the timers, unless another one already is.

@@ -25,7 +25,8 @@ const LATE: Duration = Duration::from_millis(5);
 /// Ticks every `period`, the first tick at once.
 ///
 /// # Panics
-/// If `period` is zero.
+/// If `period` is zero. Its ticks panic as [`sleep`](crate::sleep) does: outside a runtime, or
+/// after the runtime its timer registered in has shut down.
 pub fn interval(period: Duration) -> Interval {
     interval_at(Instant::now(), period)
 }

@@ -6,6 +6,10 @@
 //! thread at a time sleep until the next deadline with [`Driver::try_sleep`]. The futures
 //! register lazily, on their first poll, in the current thread's wheel; a timer fires as a
 //! plain `Waker::wake`, and a sleep completes by reading the clock, so it is never early.
+//! When the runtime shuts down it calls [`Driver::shutdown`]: the timers still registered are
+//! woken, and they (and any timer first polled against that driver later) panic with a message
+//! saying their runtime is gone, where they would otherwise wait forever for a firing that
+//! nobody will do.
 //!
 //! # The wheel
 //!

@@ -2,7 +2,7 @@
 //! (`RUSTFLAGS="--cfg loom" cargo test -p heist-timer --release --lib`), once on real threads
 //! in a normal `cargo test` and under miri.
 
-use crate::driver::Driver;
+use crate::driver::{Driver, ShutDown};
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::sync::thread;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ fn registration_racing_the_sleeper_is_never_slept_through() {
             let driver = driver.clone();
             thread::spawn(move || {
                 let (_, task) = counting_waker();
-                driver.register(1, 5, &task).1
+                driver.register(1, 5, &task).unwrap().1
             })
         };
         let sleep = driver
@@ -90,7 +90,7 @@ fn cancel_racing_the_firing_removes_or_fires_exactly_once() {
     crate::sync::model(|| {
         let driver = Arc::new(Driver::new(1));
         let (wakes, waker) = counting_waker();
-        let (key, tick) = driver.register(0, 1, &waker);
+        let (key, tick) = driver.register(0, 1, &waker).unwrap();
         drop(waker);
         let firer = {
             let driver = driver.clone();
@@ -102,5 +102,35 @@ fn cancel_racing_the_firing_removes_or_fires_exactly_once() {
         assert_eq!(wakes.0.load(SeqCst), fired);
         // Nothing holds the waker any more: not fired and kept, not removed and kept.
         assert_eq!(Arc::strong_count(&wakes), 1);
+    });
+}
+
+/// A timer registered while the driver shuts down is either refused or emptied out of its
+/// wheel and woken by the shutdown, so that its task learns the timers are gone: never kept
+/// in a wheel that nobody will fire.
+#[test]
+fn registration_racing_shutdown_is_refused_or_woken() {
+    crate::sync::model(|| {
+        let driver = Arc::new(Driver::new(2));
+        let closer = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.shutdown())
+        };
+        let (wakes, waker) = counting_waker();
+        let registered = driver.register(1, 5, &waker);
+        drop(waker);
+        closer.join().unwrap();
+        match registered {
+            Ok((key, _)) => {
+                assert_eq!(wakes.0.load(SeqCst), 1, "a registered timer was not woken");
+                let (_, other) = counting_waker();
+                assert!(!driver.update_waker(1, key, &other), "the entry was kept");
+            }
+            Err(ShutDown) => assert_eq!(wakes.0.load(SeqCst), 0),
+        }
+        assert!(driver.is_shut_down() && !driver.has_pending());
+        // Nothing holds the waker any more.
+        assert_eq!(Arc::strong_count(&wakes), 1);
+        assert_eq!(driver.register(0, 5, &counting_waker().1), Err(ShutDown));
     });
 }

@@ -2,7 +2,7 @@
 
 use crate::Key;
 use crate::context;
-use crate::driver::Driver;
+use crate::driver::{Driver, SHUT_DOWN};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 /// waits forever without overflowing.
 ///
 /// See `heist::time` for an example.
+///
+/// # Panics
+/// When polled outside a runtime, or after the runtime it registered in (on its first poll)
+/// has shut down: its timer would never fire. The same holds for [`timeout`](crate::timeout)
+/// and [`interval`](crate::interval), which sleep inside.
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep {
         deadline: deadline_after(Instant::now(), duration),
@@ -23,6 +28,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// Waits until `deadline`; a deadline in the past completes at once.
+///
+/// # Panics
+/// As [`sleep`].
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
@@ -88,8 +96,14 @@ impl Registration {
     }
 
     /// Registers in `shard` of `driver`.
+    ///
+    /// # Panics
+    /// If `driver` has shut down: the timer would never fire.
+    #[track_caller]
     fn new(driver: &Arc<Driver>, shard: usize, tick: u64, waker: &std::task::Waker) -> Registration {
-        let (key, tick) = driver.register(shard, tick, waker);
+        let Ok((key, tick)) = driver.register(shard, tick, waker) else {
+            panic!("{SHUT_DOWN}");
+        };
         let shard = u32::try_from(shard).expect("fewer than 2^32 timer shards");
         Registration {
             driver: driver.clone(),
@@ -198,6 +212,18 @@ impl Future for Sleep {
             || !driver.update_waker(shard, registration.key, cx.waker());
         if !fired {
             return Poll::Pending;
+        }
+        // The entry is gone. If the driver shut down, that may be its shutdown emptying the
+        // wheel rather than the entry firing (`has_fired` alone never lies: shutdown leaves
+        // it as it was), so only the clock can tell the deadline has passed.
+        if driver.is_shut_down() {
+            if Instant::now() < deadline {
+                panic!("{SHUT_DOWN}");
+            }
+            this.state = State::Unregistered {
+                deadline_ahead: false,
+            };
+            return Poll::Ready(());
         }
         let wanted = driver.tick_for(deadline);
         if wanted <= registration.tick {

@@ -33,6 +33,10 @@ pub mod error {
 /// case the future is dropped when the `Timeout` is.
 ///
 /// See `heist::time` for an example.
+///
+/// # Panics
+/// As [`sleep`](crate::sleep): outside a runtime, or after the runtime its timer registered
+/// in has shut down.
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
@@ -41,6 +45,9 @@ pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoF
 }
 
 /// Like [`timeout`], with a deadline.
+///
+/// # Panics
+/// As [`timeout`].
 pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),

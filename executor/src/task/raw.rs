@@ -166,9 +166,11 @@ impl RawTask {
         }
     }
 
+    /// Called through a `JoinHandle`, whose reference keeps the task alive across `schedule`.
     pub(crate) fn remote_abort(self) {
         if self.header().state.transition_to_notified_and_cancel() {
-            // SAFETY: the transition took the reference the new `Notified` owns.
+            // SAFETY: the transition took the reference the new `Notified` owns; the caller's
+            // `JoinHandle` holds another until this returns.
             unsafe { (self.vtable().schedule)(self.ptr) }
         }
     }
@@ -299,10 +301,14 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     match catch_unwind(AssertUnwindSafe(|| unsafe { cell.poll_future(&mut cx) })) {
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             ToIdle::Idle => {}
-            // SAFETY: the worker's reference moves into the new `Notified`.
-            ToIdle::Notified => cell
-                .scheduler
-                .yield_now(unsafe { Notified::from_raw(RawTask { ptr }) }),
+            ToIdle::Notified => {
+                // SAFETY: the transition took the reference the new `Notified` owns; the
+                // worker's own keeps the task, and so `cell.scheduler`, alive until
+                // `yield_now` returns (see `schedule`).
+                cell.scheduler
+                    .yield_now(unsafe { Notified::from_raw(RawTask { ptr }) });
+                RawTask { ptr }.drop_reference();
+            }
             // SAFETY: that was the last reference.
             ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
             // SAFETY: we still hold RUNNING and the worker's reference.
@@ -331,9 +337,28 @@ unsafe fn dealloc_if<F: Future, S: Schedule>(last: bool, ptr: NonNull<Header>) {
     }
 }
 
+/// Submits a new `Notified` to the task's scheduler.
+///
+/// Once the `Notified` is pushed, another worker may run the task to completion and free it
+/// before `schedule` returns, while `&S` (inside the task) is still borrowed: undefined
+/// behaviour (a `&self` argument must outlive the call; miri reports it, see the
+/// `RunInline` models). So the caller holds a reference of its own across this call, besides
+/// the one it gives the `Notified`. That also keeps the scheduler's own state alive: the
+/// `Notified` that `Shared::schedule_remote` drops after shutdown (`drain_injector`) is then
+/// never the last reference of this task, whose handle may be the last one of `Shared`.
+///
+/// - `wake_by_ref` and `remote_abort`: the caller's waker or `JoinHandle` is that reference.
+/// - `wake_by_val` and a requeue after `Poll::Pending`: the transition takes the `Notified`'s
+///   reference in the same compare-and-swap, and the waker's (or worker's) is released after
+///   this returns: one atomic decrement more per wake than handing the reference over.
+///
+/// # Safety
+/// The caller took a reference for the new `Notified` (with `NOTIFIED`), and holds another
+/// one until this returns.
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
-    // SAFETY: the caller took a reference for the new `Notified`.
+    // SAFETY: the caller's own reference keeps the cell alive for this call.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // SAFETY: the caller took the reference the `Notified` owns.
     cell.scheduler
         .schedule(unsafe { Notified::from_raw(RawTask { ptr }) });
 }
@@ -458,8 +483,12 @@ unsafe fn wake_by_val(ptr: *const ()) {
     let vtable = task.vtable();
     match task.header().state.transition_to_notified_by_val() {
         WakeByVal::Done => {}
-        // SAFETY: the waker's reference now belongs to the new `Notified`.
-        WakeByVal::Submit => unsafe { (vtable.schedule)(task.ptr) },
+        WakeByVal::Submit => {
+            // SAFETY: the transition took the reference the new `Notified` owns; the waker's
+            // keeps the task alive until `schedule` returns, and is released after.
+            unsafe { (vtable.schedule)(task.ptr) };
+            task.drop_reference();
+        }
         // SAFETY: the waker held the last reference.
         WakeByVal::Dealloc => unsafe { (vtable.dealloc)(task.ptr) },
     }
@@ -471,7 +500,8 @@ unsafe fn wake_by_ref(ptr: *const ()) {
         ptr: unsafe { task_of(ptr) },
     };
     if task.header().state.transition_to_notified_by_ref() {
-        // SAFETY: the transition took the reference the new `Notified` owns.
+        // SAFETY: the transition took the reference the new `Notified` owns; the caller's
+        // waker holds another until this returns, as `schedule` requires.
         unsafe { (task.vtable().schedule)(task.ptr) };
     }
 }

@@ -87,7 +87,8 @@ pub(crate) enum ToRunning {
 pub(crate) enum ToIdle {
     /// The task waits for a wake; the worker's reference has been released.
     Idle,
-    /// The task was woken during its own poll: requeue it with the worker's reference.
+    /// The task was woken during its own poll: requeue it with the reference the transition
+    /// took, then release the worker's, which keeps the task alive until the requeue returns.
     Notified,
     /// The task was aborted during its poll: drop the future now.
     Cancelled,
@@ -100,7 +101,8 @@ pub(crate) enum ToIdle {
 pub(crate) enum WakeByVal {
     /// Nothing to schedule; the waker's reference was released and others remain.
     Done,
-    /// Submit a `Notified` that takes over the waker's reference.
+    /// Submit a `Notified` with the reference the transition took, then release the waker's,
+    /// which keeps the task alive until the submission returns.
     Submit,
     /// The waker held the last reference.
     Dealloc,
@@ -148,7 +150,8 @@ impl State {
     }
 
     /// After `Poll::Pending`. Releases the worker's reference unless the task must be requeued
-    /// or cancelled.
+    /// or cancelled. A requeue takes a new reference for the `Notified` in the same
+    /// compare-and-swap: the worker keeps its own across `yield_now` (see `raw::schedule`).
     pub(crate) fn transition_to_idle(&self) -> ToIdle {
         self.update(|s| {
             debug_assert!(s & RUNNING != 0);
@@ -156,7 +159,7 @@ impl State {
                 return Err(ToIdle::Cancelled);
             }
             if s & NOTIFIED != 0 {
-                return Ok((s & !RUNNING, ToIdle::Notified));
+                return Ok(((s & !RUNNING) + REF_ONE, ToIdle::Notified));
             }
             debug_assert!(s >= REF_ONE);
             let next = (s & !RUNNING) - REF_ONE;
@@ -192,7 +195,9 @@ impl State {
         })
     }
 
-    /// `wake`: like `wake_by_ref`, but the waker's reference is used up.
+    /// `wake`: like `wake_by_ref`, but the waker's reference is used up: released here when
+    /// there is nothing to submit, else by the caller once the submission has returned (the
+    /// `Notified` gets a reference of its own, taken here; see `raw::schedule`).
     pub(crate) fn transition_to_notified_by_val(&self) -> WakeByVal {
         self.update(|s| {
             let (next, action) = if s & (COMPLETE | NOTIFIED) != 0 {
@@ -209,7 +214,7 @@ impl State {
                 // The worker's own reference keeps the count above zero.
                 ((s | NOTIFIED) - REF_ONE, WakeByVal::Done)
             } else {
-                (s | NOTIFIED, WakeByVal::Submit)
+                ((s | NOTIFIED) + REF_ONE, WakeByVal::Submit)
             };
             Ok((next, action))
         })
@@ -306,11 +311,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_wake_while_running_requeues_with_the_workers_reference() {
+    fn a_wake_while_running_requeues_with_a_reference_of_its_own() {
         let state = State::new();
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
         assert!(!state.transition_to_notified_by_ref());
         assert_eq!(state.transition_to_idle(), ToIdle::Notified);
+        assert_eq!(
+            state.load().ref_count(),
+            4,
+            "the requeued Notified's and the worker's, still held across the requeue"
+        );
+        assert!(!state.ref_dec(1), "the worker lets go after the requeue");
         assert_eq!(state.load().ref_count(), 3);
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
         assert_eq!(state.transition_to_idle(), ToIdle::Idle);
@@ -320,6 +331,19 @@ mod tests {
             !state.transition_to_notified_by_ref(),
             "a second wake must not queue twice"
         );
+        assert_eq!(state.load().ref_count(), 3);
+    }
+
+    #[test]
+    fn a_wake_by_value_keeps_the_wakers_reference_until_it_is_released() {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        state.ref_inc(); // a waker
+        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.load().ref_count(), 3);
+        assert_eq!(state.transition_to_notified_by_val(), WakeByVal::Submit);
+        assert_eq!(state.load().ref_count(), 4, "the Notified's and the waker's");
+        assert!(!state.ref_dec(1), "the waker lets go after the submission");
         assert_eq!(state.load().ref_count(), 3);
     }
 
