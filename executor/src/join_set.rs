@@ -304,12 +304,16 @@ impl<T: Send + 'static> JoinSet<T> {
                 if state.slots.is_empty() {
                     // Under the lock that the members' wakes take: a member that finishes from
                     // now on finds this waker.
-                    if let Some(waiter) = waiter {
-                        match &state.waiter {
-                            Some(current) if current.will_wake(waiter) => {}
-                            _ => state.waiter = Some(waiter.clone()),
+                    let replaced = match waiter {
+                        Some(waiter) if !state.waiter.as_ref().is_some_and(|w| w.will_wake(waiter)) => {
+                            state.waiter.replace(waiter.clone())
                         }
-                    }
+                        _ => None,
+                    };
+                    drop(state);
+                    // Dropped outside the lock: a waker's drop runs user code, which may end a
+                    // member (e.g. by dropping its runtime), whose wake takes the lock.
+                    drop(replaced);
                     return Poll::Pending;
                 }
                 std::mem::swap(&mut self.to_poll, &mut state.slots);
