@@ -40,7 +40,11 @@ fn make_current(handle: Handle, role: Option<RoleGuard>) -> CurrentGuard {
     let timers = enter_timers(&handle);
     let reactor = enter_reactor(&handle);
     CurrentGuard {
-        previous: CURRENT.with(|current| current.replace(Some(handle))),
+        // During thread-local teardown (a runtime dropped by another thread-local's
+        // destructor) there is nothing to make current, and nothing to restore.
+        previous: CURRENT
+            .try_with(|current| current.replace(Some(handle)))
+            .unwrap_or(None),
         _timers: timers,
         _reactor: reactor,
         _role: role,

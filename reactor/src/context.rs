@@ -12,7 +12,11 @@ std::thread_local!(static CURRENT: RefCell<Option<Arc<Reactor>>> = const { RefCe
 
 /// Makes `reactor` the current thread's until the guard is dropped.
 pub fn enter(reactor: Arc<Reactor>) -> EnterGuard {
-    let previous = CURRENT.with(|current| current.replace(Some(reactor)));
+    // Nothing to enter once the thread-local is destroyed (a runtime dropped by another
+    // thread-local's destructor): the guard then restores nothing either.
+    let previous = CURRENT
+        .try_with(|current| current.replace(Some(reactor)))
+        .unwrap_or(None);
     EnterGuard { previous }
 }
 
