@@ -323,7 +323,7 @@ impl Runtime {
     }
 
     /// Makes this runtime current on this thread until the guard is dropped, so that
-    /// `heist::spawn` and `Handle::current` work outside `block_on`.
+    /// `heist::spawn` and `Handle::current` work outside `block_on`; see [`Handle::enter`].
     pub fn enter(&self) -> EnterGuard<'_> {
         self.handle.enter()
     }
@@ -495,6 +495,11 @@ impl Handle {
     /// `heist::spawn`, `Handle::current` and new timers and sockets use, not what the thread is.
     /// A worker of runtime A that enters runtime B is still a worker of A (it may not call
     /// `block_on`), and its timers of B are fired by B.
+    ///
+    /// # Panics
+    /// Dropping the guard panics if a guard created after it on this thread is still alive:
+    /// guards must be dropped in the reverse order of their creation (otherwise the newer
+    /// guard, once dropped, would make a runtime current again that may be gone by then).
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard {
             _context: current::enter(self.clone()),
