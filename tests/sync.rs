@@ -944,3 +944,66 @@ fn works_on_a_tokio_runtime() {
         })
     });
 }
+
+// ---------------------------------------------------------------------------
+// blocking_* on a thread that runs tasks
+// ---------------------------------------------------------------------------
+
+/// Calls `call` (which returns at once where it may block) on a blocking-pool thread and a
+/// plain thread, where it must work, then inside `block_on` and in a task, where it must panic
+/// with a message naming `what` and saying to `.await` instead.
+fn refuses_to_block_where_tasks_run(what: &str, call: fn()) {
+    let runtime = runtime(1);
+    runtime.block_on(runtime.spawn_blocking(call)).unwrap();
+    std::thread::spawn(call).join().unwrap();
+
+    let check = |message: String, place: &str| {
+        assert!(
+            message.contains(what) && message.contains(".await") && message.contains("spawn_blocking"),
+            "{what} {place}: the panic does not say what to do instead: {message}"
+        );
+    };
+    let in_block_on = runtime
+        .block_on(async { std::panic::catch_unwind(call) })
+        .expect_err(&format!("{what} inside block_on did not panic"));
+    check(common::panic_message(&*in_block_on), "inside block_on");
+    let in_task = runtime
+        .block_on(runtime.spawn(async move { call() }))
+        .expect_err(&format!("{what} in a task did not panic"));
+    assert!(in_task.is_panic());
+    check(common::panic_message(&*in_task.into_panic()), "in a task");
+}
+
+#[test]
+fn blocking_methods_panic_inside_block_on_and_tasks_and_work_elsewhere() {
+    run_with_timeout("blocking_methods_panic_where_tasks_run", || {
+        refuses_to_block_where_tasks_run("blocking_recv", || {
+            let (tx, rx) = oneshot::channel();
+            tx.send(1).unwrap();
+            assert_eq!(rx.blocking_recv(), Ok(1));
+        });
+        refuses_to_block_where_tasks_run("blocking_send", || {
+            let (tx, _rx) = mpsc::channel(1);
+            tx.blocking_send(1).unwrap();
+        });
+        refuses_to_block_where_tasks_run("blocking_recv", || {
+            let (tx, mut rx) = mpsc::channel(1);
+            tx.try_send(1).unwrap();
+            assert_eq!(rx.blocking_recv(), Some(1));
+        });
+        refuses_to_block_where_tasks_run("blocking_recv", || {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tx.send(1).unwrap();
+            assert_eq!(rx.blocking_recv(), Some(1));
+        });
+        refuses_to_block_where_tasks_run("blocking_lock", || {
+            *Mutex::new(0).blocking_lock() += 1;
+        });
+        refuses_to_block_where_tasks_run("blocking_read", || {
+            assert_eq!(*RwLock::new(0).blocking_read(), 0);
+        });
+        refuses_to_block_where_tasks_run("blocking_write", || {
+            *RwLock::new(0).blocking_write() += 1;
+        });
+    });
+}

@@ -178,6 +178,25 @@ pub(crate) fn enter_block_on() -> RoleGuard {
     set_role(role, true, std::ptr::null())
 }
 
+/// Where blocking this thread would be a bug, why; `None` where it may block (a thread of a
+/// blocking pool outside `block_on`, or any thread no runtime runs tasks on). The same
+/// decision as [`enter_block_on`]'s, for the `blocking_*` methods of `heist::sync`.
+pub(crate) fn why_blocking_is_a_bug() -> Option<&'static str> {
+    let (role, in_block_on) = CONTEXT
+        .try_with(|cx| (cx.role.get(), cx.in_block_on.get()))
+        .unwrap_or((Role::Outsider, false));
+    if let Role::Worker { .. } = role {
+        return Some(
+            "on a heist worker thread, where blocking stalls every task queued on the worker \
+             and can deadlock the runtime",
+        );
+    }
+    in_block_on.then_some(
+        "inside block_on, where blocking stops the future that block_on runs, and so can wait \
+         forever for what that future would do",
+    )
+}
+
 /// Marks this thread's worker as parked while the guard lives: tasks it wakes (by firing
 /// timers) go to the injector, not to its LIFO slot, and the worker picks them up itself.
 pub(crate) struct ParkedWorker(());

@@ -201,6 +201,21 @@ where
         .unwrap_or_else(|| outside_runtime("heist::spawn_blocking"))
 }
 
+/// Panics, saying what to do instead, where blocking this thread would be a bug: on a worker
+/// thread of any heist runtime, or inside `block_on`. For the `blocking_*` methods of
+/// `heist::sync` (`what` names the method, `instead` its async form); threads of a blocking
+/// pool and threads of your own may block.
+#[doc(hidden)]
+#[track_caller]
+pub fn assert_may_block(what: &str, instead: &str) {
+    if let Some(why) = context::why_blocking_is_a_bug() {
+        panic!(
+            "{what} called {why}. In async code, use `{instead}` instead; to block, call it \
+             from heist::spawn_blocking or from a thread of your own."
+        );
+    }
+}
+
 #[track_caller]
 fn outside_runtime(what: &str) -> ! {
     panic!(

@@ -2,7 +2,9 @@
 //! tokio's shapes.
 //!
 //! None of it depends on heist's runtime: these types work from any executor's tasks (and
-//! from plain threads through their `blocking_*` methods). Most are thin wrappers over
+//! from plain threads through their `blocking_*` methods). The `blocking_*` methods panic on
+//! a heist worker thread and inside `block_on`, where blocking could wait forever, and say to
+//! `.await` instead; threads of the blocking pool may call them. Most are thin wrappers over
 //! well-kept runtime-agnostic crates; each type's documentation says which one does the work.
 //!
 //! | what | backed by |

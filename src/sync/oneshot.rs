@@ -139,9 +139,14 @@ impl<T> Receiver<T> {
         self.inner.close();
     }
 
-    /// Waits for the value from synchronous code, blocking the thread. Never call it from a
-    /// task: it would block the worker.
+    /// Waits for the value from synchronous code, blocking the thread.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_recv(self) -> Result<T, RecvError> {
+        heist_executor::assert_may_block("oneshot::Receiver::blocking_recv", "receiver.await");
         self.inner.recv_blocking().map_err(|_| RecvError)
     }
 }

@@ -231,8 +231,13 @@ impl<T> Sender<T> {
     }
 
     /// [`send`](Self::send) for synchronous code: blocks the thread while the channel is full.
-    /// Never call it from a task: it would block the worker.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        heist_executor::assert_may_block("mpsc::Sender::blocking_send", "send(value).await");
         self.inner.send_blocking(value).map_err(send_error)
     }
 
@@ -292,8 +297,14 @@ impl<T> Receiver<T> {
     }
 
     /// [`recv`](Self::recv) for synchronous code: blocks the thread while the queue is
-    /// empty. Never call it from a task: it would block the worker.
+    /// empty.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_recv(&mut self) -> Option<T> {
+        heist_executor::assert_may_block("mpsc::Receiver::blocking_recv", "recv().await");
         self.inner.recv_blocking().ok()
     }
 
@@ -416,8 +427,13 @@ impl<T> UnboundedReceiver<T> {
     }
 
     /// [`recv`](Self::recv) for synchronous code: blocks the thread while the queue is empty.
-    /// Never call it from a task: it would block the worker.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_recv(&mut self) -> Option<T> {
+        heist_executor::assert_may_block("mpsc::UnboundedReceiver::blocking_recv", "recv().await");
         futures_lite::future::block_on(self.recv())
     }
 
