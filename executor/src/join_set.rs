@@ -37,6 +37,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -224,6 +225,44 @@ impl<T: Send + 'static> JoinSet<T> {
         F: FnOnce() -> T + Send + 'static,
     {
         self.insert(handle.spawn_blocking(f))
+    }
+
+    /// Spawns `future` on `handle`'s runtime (the current one if `None`) with the spawn
+    /// location given: for `TaskPool`, whose `async` spawns see their caller only before
+    /// their first poll.
+    #[track_caller]
+    pub(crate) fn spawn_at<F>(
+        &mut self,
+        future: F,
+        handle: Option<&Handle>,
+        location: &'static Location<'static>,
+    ) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let join = match handle {
+            Some(handle) => handle.spawn_at(future, location),
+            None => crate::spawn_at(future, location),
+        };
+        self.insert(join)
+    }
+
+    /// [`spawn_at`](Self::spawn_at) for blocking jobs.
+    #[track_caller]
+    pub(crate) fn spawn_blocking_at<F>(
+        &mut self,
+        f: F,
+        handle: Option<&Handle>,
+        location: &'static Location<'static>,
+    ) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let join = match handle {
+            Some(handle) => handle.spawn_blocking_at(f, location),
+            None => crate::spawn_blocking_at(f, location),
+        };
+        self.insert(join)
     }
 
     /// Makes a spawned task a member.

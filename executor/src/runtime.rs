@@ -416,7 +416,11 @@ impl Handle {
     /// Outside a runtime; [`try_current`](Self::try_current) returns an error instead.
     #[track_caller]
     pub fn current() -> Handle {
-        Self::try_current().unwrap_or_else(|err| panic!("Handle::current: {err}"))
+        // A `match`, not `unwrap_or_else`: a closure would hide our caller from `#[track_caller]`.
+        match Self::try_current() {
+            Ok(handle) => handle,
+            Err(err) => panic!("Handle::current: {err}"),
+        }
     }
 
     /// The runtime this thread runs in, or an error outside one.

@@ -146,9 +146,11 @@ impl JoinError {
     /// use [`try_into_panic`](Self::try_into_panic).
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send> {
-        self.try_into_panic().unwrap_or_else(|err| {
-            panic!("JoinError::into_panic called on an error that is not a panic: {err}")
-        })
+        // A `match`, not `unwrap_or_else`: a closure would hide our caller from `#[track_caller]`.
+        match self.try_into_panic() {
+            Ok(payload) => payload,
+            Err(err) => panic!("JoinError::into_panic called on an error that is not a panic: {err}"),
+        }
     }
 
     /// The panic payload, or the error back if the task was cancelled.

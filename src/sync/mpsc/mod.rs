@@ -169,6 +169,7 @@ fn try_recv_error(err: async_channel::TryRecvError) -> TryRecvError {
 /// # Panics
 ///
 /// If `cap` is 0.
+#[track_caller]
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     assert!(cap > 0, "mpsc::channel: the capacity must be at least 1");
     let (tx, rx) = async_channel::bounded(cap);
