@@ -1007,3 +1007,47 @@ fn blocking_methods_panic_inside_block_on_and_tasks_and_work_elsewhere() {
         });
     });
 }
+
+/// Counts its drops; the one made with `panics` panics when dropped.
+struct Message {
+    drops: Arc<AtomicUsize>,
+    panics: bool,
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+        if self.panics {
+            panic!("a message's destructor panicked");
+        }
+    }
+}
+
+/// Queues three messages (the first panics when dropped) with `send`, then drops the receiver
+/// while a sender lives on: every message must go with the receiver, the panic notwithstanding.
+fn receiver_drops_every_message<R: Send + 'static>(mut send: impl FnMut(Message), receiver: R) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    for i in 0..3 {
+        send(Message {
+            drops: drops.clone(),
+            panics: i == 0,
+        });
+    }
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(receiver)));
+    assert!(dropped.is_err(), "the destructor's panic was not passed on");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "messages left in the channel after its receiver"
+    );
+}
+
+#[test]
+fn mpsc_receiver_drops_the_queued_messages_even_when_a_destructor_panics() {
+    let (tx, rx) = mpsc::unbounded_channel();
+    receiver_drops_every_message(|message| tx.send(message).unwrap(), rx);
+    assert!(tx.is_closed());
+    let (tx, rx) = mpsc::channel(8);
+    receiver_drops_every_message(|message| tx.try_send(message).unwrap(), rx);
+    assert!(tx.is_closed());
+}

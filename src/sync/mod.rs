@@ -24,8 +24,7 @@
 //!
 //! Where these differ from tokio: the [`Semaphore`] cannot be closed, so acquiring returns
 //! the permit rather than a `Result`, and a permit is always one permit; the lock guards are
-//! async-lock's (no `map`); dropping a bounded `mpsc` receiver does not drop the queued
-//! messages (the last sender does).
+//! async-lock's (no `map`).
 //!
 //! [`mpsc`]: crate::sync::mpsc
 //! [`oneshot`]: crate::sync::oneshot

@@ -35,8 +35,9 @@
 //! The bounded channel is [`async-channel`](https://docs.rs/async-channel)'s; the unbounded
 //! one is heist's own (`concurrent-queue`'s lock-free unbounded queue and an `AtomicWaker`),
 //! because the `sync_mpsc` bench measured async-channel's unbounded channel at about half the
-//! throughput of tokio's. Unlike tokio's, dropping a bounded [`Receiver`] does not drop the
-//! messages still queued: they go when the last sender does.
+//! throughput of tokio's. Dropping either receiver drops the messages still queued, as tokio
+//! does, even if some of their destructors panic (the first panic is passed on once every
+//! message is gone).
 
 use std::fmt;
 use std::future::poll_fn;
@@ -144,6 +145,20 @@ pub mod error {
     }
 
     impl Error for TryRecvError {}
+}
+
+/// Drops every message `pop` yields, and only then passes on the first panic of their
+/// destructors: a message left behind would live on until the last sender goes.
+fn drop_all<T>(mut pop: impl FnMut() -> Option<T>) {
+    let mut first_panic = None;
+    while let Some(message) = pop() {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(message))) {
+            first_panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = first_panic {
+        std::panic::resume_unwind(payload);
+    }
 }
 
 fn send_error<T>(err: async_channel::SendError<T>) -> SendError<T> {
@@ -268,10 +283,20 @@ impl<T> Sender<T> {
     }
 }
 
-/// The receiving half of a bounded channel, made by [`channel`].
+/// The receiving half of a bounded channel, made by [`channel`]. Dropping it drops the
+/// messages still queued.
 pub struct Receiver<T> {
     // Boxed because async-channel's receiver is `!Unpin` and `poll_recv` polls it as a stream.
     inner: Pin<Box<async_channel::Receiver<T>>>,
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // async-channel would keep them until its last handle, a sender, goes. Closed first:
+        // nothing can be queued after, so this ends.
+        self.inner.close();
+        drop_all(|| self.inner.try_recv().ok());
+    }
 }
 
 impl<T> fmt::Debug for Receiver<T> {

@@ -111,9 +111,9 @@ impl<T> Chan<T> {
     }
 
     /// The receiver is gone: close, and drop what is queued now rather than when the last
-    /// sender goes (nothing can be queued after the close).
+    /// sender goes (nothing can be queued after the close), even if a destructor panics.
     pub(super) fn drop_receiver(&self) {
         self.close();
-        while self.queue.pop().is_ok() {}
+        super::drop_all(|| self.queue.pop().ok());
     }
 }
