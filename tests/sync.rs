@@ -338,6 +338,50 @@ fn oneshot_dropped_sender_is_an_error() {
     });
 }
 
+#[test]
+fn oneshot_closed_is_woken_when_the_receiver_closes_or_drops() {
+    for close in [true, false] {
+        let end = |mut rx: oneshot::Receiver<u8>| {
+            if close {
+                rx.close();
+            } else {
+                drop(rx);
+            }
+        };
+        // A `closed()` future waiting.
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let poller = Poller::new();
+        let mut closed = pin!(tx.closed());
+        assert!(poller.poll(closed.as_mut()).is_pending());
+        end(rx);
+        assert_eq!(poller.wakes(), 1, "closed() not woken (receiver closed: {close})");
+        assert!(poller.poll(closed.as_mut()).is_ready());
+
+        // As in tokio, the sender keeps the waker of its last `closed()` or `poll_closed`
+        // poll: a hand-written future that polls `closed()` afresh each time (or calls
+        // `poll_closed`) is woken too.
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let poller = Poller::new();
+        assert!(poller.poll(pin!(tx.closed())).is_pending());
+        end(rx);
+        assert_eq!(
+            poller.wakes(),
+            1,
+            "a dropped closed() future's waker (closed: {close})"
+        );
+        assert!(poller.poll(pin!(tx.closed())).is_ready());
+
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let poller = Poller::new();
+        let mut cx = Context::from_waker(&poller.waker);
+        assert!(tx.poll_closed(&mut cx).is_pending());
+        end(rx);
+        assert_eq!(poller.wakes(), 1, "poll_closed's waker (closed: {close})");
+        assert!(tx.poll_closed(&mut cx).is_ready());
+        assert!(tx.is_closed());
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Semaphore
 // ---------------------------------------------------------------------------
