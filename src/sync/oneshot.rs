@@ -78,7 +78,7 @@ pub mod error {
 /// A channel for one value.
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = async_channel::bounded(1);
-    let closed = Arc::new(AtomicWaker::new());
+    let closed = Arc::new(ClosedWaker(AtomicWaker::new()));
     (
         Sender {
             inner: tx,
@@ -96,8 +96,15 @@ pub struct Sender<T> {
     inner: async_channel::Sender<T>,
     /// The waker of the last `closed()` / `poll_closed` poll, woken by the receiver's close or
     /// drop.
-    closed: Arc<AtomicWaker>,
+    closed: Arc<ClosedWaker>,
 }
+
+/// The sender's `closed()` waker, shared with the receiver.
+struct ClosedWaker(AtomicWaker);
+
+// Unwind safety (the channel's halves are unwind safe, as tokio's are): see the unbounded
+// mpsc channel's `Chan`, whose `AtomicWaker` is used the same way.
+impl std::panic::RefUnwindSafe for ClosedWaker {}
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,7 +140,7 @@ impl<T> Sender<T> {
         }
         // Register, then look again: a close after the first look either is seen now or wakes
         // the waker just registered (the receiver closes, then wakes).
-        self.closed.register(cx.waker());
+        self.closed.0.register(cx.waker());
         if self.inner.is_closed() {
             Poll::Ready(())
         } else {
@@ -154,7 +161,7 @@ pub struct Receiver<T> {
     // Boxed because async-channel's receiver is `!Unpin` and is polled here as a stream.
     inner: Pin<Box<async_channel::Receiver<T>>>,
     /// The sender's `closed()` waker.
-    closed: Arc<AtomicWaker>,
+    closed: Arc<ClosedWaker>,
 }
 
 impl<T> Drop for Receiver<T> {
@@ -162,7 +169,7 @@ impl<T> Drop for Receiver<T> {
         // Closed here rather than by async-channel's receiver, just after: the sender's
         // waker must be woken once the channel is closed, not before.
         self.inner.close();
-        self.closed.wake();
+        self.closed.0.wake();
     }
 }
 
@@ -187,7 +194,7 @@ impl<T> Receiver<T> {
     /// received.
     pub fn close(&mut self) {
         self.inner.close();
-        self.closed.wake();
+        self.closed.0.wake();
     }
 
     /// Waits for the value from synchronous code, blocking the thread.

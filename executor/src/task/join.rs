@@ -27,6 +27,14 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> Unpin for JoinHandle<T> {}
 
+// Unwind safety (a lint, not memory safety; tokio's handle has both): through `&JoinHandle`
+// only `abort`, `is_finished` and `id` are reachable, each a read or one compare-and-swap of
+// the task's state word, which no panic can leave half-done. A poll changes the state word
+// only by compare-and-swap too (a panicking waker clone happens before it), and the output
+// is moved out, never lent, so `T`'s own unwind safety does not matter.
+impl<T> std::panic::UnwindSafe for JoinHandle<T> {}
+impl<T> std::panic::RefUnwindSafe for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
     pub(super) fn new(raw: RawTask) -> Self {
         JoinHandle {
