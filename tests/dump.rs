@@ -205,8 +205,11 @@ fn task_pool_spawns_are_located_at_the_caller() {
             let spawned = pool.spawn(std::future::pending::<()>()).await;
             let spawn_on_line = line!() + 1;
             let spawned_on = pool.spawn_on(std::future::pending::<()>(), &handle).await;
+            let wait = move || {
+                let _ = rx.recv();
+            };
             let blocking_line = line!() + 1;
-            let blocking = pool.spawn_blocking(move || drop(rx.recv())).await;
+            let blocking = pool.spawn_blocking(wait).await;
             let lines = [
                 (spawned.id(), spawn_line),
                 (spawned_on.id(), spawn_on_line),
