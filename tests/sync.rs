@@ -1095,3 +1095,23 @@ fn mpsc_receiver_drops_the_queued_messages_even_when_a_destructor_panics() {
     receiver_drops_every_message(|message| tx.try_send(message).unwrap(), rx);
     assert!(tx.is_closed());
 }
+
+#[test]
+fn mpsc_receiver_dropped_by_a_panic_drops_its_messages_without_aborting() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::unbounded_channel();
+    for i in 0..3 {
+        tx.send(Message {
+            drops: drops.clone(),
+            panics: i == 0,
+        })
+        .unwrap();
+    }
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _dropped_while_unwinding = rx;
+        panic!("the receiver's owner panics");
+    }));
+    let message = common::panic_message(&*unwound.expect_err("no panic"));
+    assert_eq!(message, "the receiver's owner panics");
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+}

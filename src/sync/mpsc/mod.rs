@@ -156,7 +156,9 @@ fn drop_all<T>(mut pop: impl FnMut() -> Option<T>) {
             first_panic.get_or_insert(payload);
         }
     }
-    if let Some(payload) = first_panic {
+    // Not while the receiver is dropped by an unwinding panic: a second one would abort the
+    // process (the destructor's panic was reported by the panic hook all the same).
+    if let Some(payload) = first_panic.filter(|_| !std::thread::panicking()) {
         std::panic::resume_unwind(payload);
     }
 }
