@@ -77,14 +77,30 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 ///
 /// Like `heist::spawn`, it panics when called outside a heist runtime; hyper calls it from the
 /// connection's own future, which runs on the runtime.
-#[derive(Clone, Copy, Debug, Default)]
+///
+/// Task dumps ([`Handle::dump`](crate::runtime::Handle::dump)) list the tasks it spawns at the
+/// place where the executor was made (`HeistExecutor::new()` or `default()`), in your code,
+/// rather than somewhere inside hyper.
+#[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
-pub struct HeistExecutor {}
+pub struct HeistExecutor {
+    made_at: &'static std::panic::Location<'static>,
+}
 
 impl HeistExecutor {
     /// An executor that spawns on the runtime it is called from.
+    #[track_caller]
     pub fn new() -> HeistExecutor {
-        HeistExecutor {}
+        HeistExecutor {
+            made_at: std::panic::Location::caller(),
+        }
+    }
+}
+
+impl Default for HeistExecutor {
+    #[track_caller]
+    fn default() -> Self {
+        HeistExecutor::new()
     }
 }
 
@@ -95,7 +111,7 @@ where
 {
     fn execute(&self, future: F) {
         // Dropping the handle detaches the task.
-        drop(crate::spawn(future));
+        drop(heist_executor::spawn_at(future, self.made_at));
     }
 }
 

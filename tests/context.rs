@@ -306,3 +306,53 @@ fn a_blocking_thread_inside_block_on_can_drop_its_own_runtime() {
         );
     });
 }
+
+thread_local!(static KEPT_IN_A_THREAD_LOCAL: std::cell::RefCell<Option<Runtime>> = const {
+    std::cell::RefCell::new(None)
+});
+
+/// Run in a child process by the test below (a failure here aborts the process).
+#[test]
+#[ignore = "child process of a_runtime_dropped_during_thread_local_teardown_shuts_down"]
+fn child_drops_a_runtime_during_thread_local_teardown() {
+    let runtime_was_dropped = thread::spawn(|| {
+        let stopped = Arc::new(AtomicUsize::new(0));
+        let kept = runtime_b(&stopped);
+        let task = kept.spawn(std::future::pending::<()>());
+        KEPT_IN_A_THREAD_LOCAL.with(|slot| *slot.borrow_mut() = Some(kept));
+        // Touches heist's own thread-locals after ours, so theirs are destroyed first: the
+        // runtime above is dropped after them.
+        let other = runtime_b(&Arc::new(AtomicUsize::new(0)));
+        other.block_on(async {});
+        drop(other);
+        (stopped, task)
+    })
+    .join()
+    .expect("the thread that kept a runtime in a thread-local panicked");
+    let (stopped, task) = runtime_was_dropped;
+    assert_eq!(
+        stopped.load(Ordering::SeqCst),
+        1,
+        "the runtime's worker was not joined"
+    );
+    assert!(task.is_finished(), "the runtime's task was not cancelled");
+}
+
+#[test]
+fn a_runtime_dropped_during_thread_local_teardown_shuts_down() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_drops_a_runtime_during_thread_local_teardown",
+        ])
+        .output()
+        .expect("could not run the test binary");
+    assert!(
+        output.status.success(),
+        "the child failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

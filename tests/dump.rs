@@ -192,3 +192,37 @@ fn tasks_are_sorted_oldest_first() {
         drop((tx, tx2));
     });
 }
+
+#[test]
+fn task_pool_spawns_are_located_at_the_caller() {
+    run_with_timeout("task_pool_spawns_are_located_at_the_caller", || {
+        let rt = runtime(2);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let handle = rt.handle().clone();
+        let (lines, mut pool) = rt.block_on(async move {
+            let mut pool = heist::task::TaskPool::new(3);
+            let spawn_line = line!() + 1;
+            let spawned = pool.spawn(std::future::pending::<()>()).await;
+            let spawn_on_line = line!() + 1;
+            let spawned_on = pool.spawn_on(std::future::pending::<()>(), &handle).await;
+            let wait = move || {
+                let _ = rx.recv();
+            };
+            let blocking_line = line!() + 1;
+            let blocking = pool.spawn_blocking(wait).await;
+            let lines = [
+                (spawned.id(), spawn_line),
+                (spawned_on.id(), spawn_on_line),
+                (blocking.id(), blocking_line),
+            ];
+            (lines, pool)
+        });
+        let dump = rt.dump();
+        assert_eq!(dump.len(), 3, "{dump}");
+        for (id, line) in lines {
+            assert_spawned_here(find(&dump, id).expect("pool task listed"), line);
+        }
+        drop(tx);
+        rt.block_on(pool.shutdown());
+    });
+}

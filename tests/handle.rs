@@ -104,3 +104,29 @@ fn enter_guard_sets_the_current_runtime() {
         assert_eq!(rt.block_on(task).unwrap(), 9);
     });
 }
+
+#[test]
+fn enter_guards_dropped_out_of_order_panic_saying_so() {
+    run_with_timeout("enter_guards_out_of_order", || {
+        let one = runtime(1);
+        let two = runtime(2);
+        let first = one.enter();
+        {
+            // Nested the right way round: the newer guard goes first.
+            let _inner = two.enter();
+            assert_eq!(Handle::current().metrics().num_workers(), 2);
+        }
+        assert_eq!(Handle::current().metrics().num_workers(), 1);
+        let second = two.enter();
+        // Dropping `first` now would leave `two` current, and restore `one` (maybe dropped by
+        // then) when `second` goes.
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(first)))
+            .expect_err("dropping the older EnterGuard first did not panic");
+        let message = common::panic_message(&*panic);
+        assert!(
+            message.contains("reverse order of their creation"),
+            "unclear message: {message}"
+        );
+        drop(second);
+    });
+}

@@ -664,3 +664,26 @@ fn the_adapters_are_what_hyper_asks_for() {
     unpin::<HeistSleep>();
     unpin::<HeistIo<TcpStream>>();
 }
+
+#[test]
+fn executor_tasks_are_listed_where_the_executor_was_made() {
+    run_with_timeout("executor_tasks_are_listed_where_the_executor_was_made", || {
+        let rt = runtime(1);
+        let made_at = line!() + 1;
+        let executor = HeistExecutor::new();
+        let default_made_at = line!() + 1;
+        let default = HeistExecutor::default();
+        rt.block_on(async move {
+            // As hyper does: through the trait, from its own code.
+            hyper::rt::Executor::execute(&executor, std::future::pending::<()>());
+            hyper::rt::Executor::execute(&default, std::future::pending::<()>());
+        });
+        let dump = rt.dump();
+        let mut lines: Vec<u32> = dump.tasks().iter().map(|task| task.location().line()).collect();
+        lines.sort_unstable();
+        assert_eq!(lines, [made_at, default_made_at], "{dump}");
+        for task in dump.tasks() {
+            assert_eq!(task.location().file(), file!(), "{dump}");
+        }
+    });
+}

@@ -572,3 +572,44 @@ fn spawn_outside_a_runtime_panics() {
 fn assert_join_next_is_send(set: &mut JoinSet<u32>) -> impl Future + Send + '_ {
     set.join_next()
 }
+
+/// A waker whose last drop shuts a runtime down.
+struct DropsRuntime(#[allow(dead_code)] heist::Runtime);
+
+impl Wake for DropsRuntime {
+    fn wake(self: Arc<Self>) {}
+}
+
+#[test]
+fn replacing_a_waker_that_owns_the_members_runtime_does_not_deadlock() {
+    run_with_timeout(
+        "replacing_a_waker_that_owns_the_members_runtime_does_not_deadlock",
+        || {
+            let runtime = runtime(1);
+            let mut set = JoinSet::new();
+            let member = set.spawn_on(std::future::pending::<()>(), runtime.handle());
+            // The set's copy of this waker becomes the last one: replacing it drops the runtime,
+            // whose shutdown cancels the member, whose cancellation notifies the set.
+            let waker = Waker::from(Arc::new(DropsRuntime(runtime)));
+            assert!(set.poll_join_next(&mut Context::from_waker(&waker)).is_pending());
+            drop(waker);
+            let flag = Arc::new(Flag(AtomicBool::new(false)));
+            let flag_waker = Waker::from(flag.clone());
+            let mut next = set.poll_join_next(&mut Context::from_waker(&flag_waker));
+            if next.is_pending() {
+                // The member was cancelled during that poll: its notification woke the new waker.
+                assert!(
+                    flag.0.load(Ordering::SeqCst),
+                    "pending, and the new waker was not woken"
+                );
+                next = set.poll_join_next(&mut Context::from_waker(&flag_waker));
+            }
+            let Poll::Ready(Some(Err(err))) = next else {
+                panic!("the member cancelled by the shutdown is not reported: {next:?}");
+            };
+            assert!(err.is_cancelled());
+            assert_eq!(err.id(), member.id());
+            assert!(set.is_empty());
+        },
+    );
+}

@@ -2,7 +2,8 @@
 
 mod common;
 
-use std::sync::{Arc, Barrier, Once};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Barrier, Mutex, Once};
 
 use common::{panic_message, run_with_timeout, runtime};
 use heist::task::JoinHandle;
@@ -134,4 +135,80 @@ fn panic_payload_types_are_preserved() {
             "a non-string panic payload was not preserved"
         );
     });
+}
+
+/// Threads of this name have the location of their panic recorded (and not printed).
+const PROBE_THREAD: &str = "panic-location-probe";
+
+/// Runs `f` on a thread of its own and returns where it panicked, as the panic hook sees it:
+/// the location `#[track_caller]` passes up, which a panic payload does not carry.
+fn panic_location(f: impl FnOnce() + Send + 'static) -> (String, u32) {
+    static LOCATION: Mutex<Option<(String, u32)>> = Mutex::new(None);
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some(PROBE_THREAD) {
+                let location = info.location().expect("a panic location");
+                *LOCATION.lock().unwrap() = Some((location.file().to_string(), location.line()));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    // One probe at a time: they share the slot.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *LOCATION.lock().unwrap() = None;
+    let joined = std::thread::Builder::new()
+        .name(PROBE_THREAD.into())
+        .spawn(f)
+        .unwrap()
+        .join();
+    assert!(joined.is_err(), "the probe did not panic");
+    LOCATION
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the panic hook saw no panic")
+}
+
+/// The line a panic is expected on, set by each case of the test below.
+static EXPECTED_LINE: AtomicU32 = AtomicU32::new(0);
+
+#[test]
+fn panics_outside_a_runtime_are_located_at_the_caller() {
+    let cases: [(&str, fn()); 5] = [
+        ("heist::spawn", || {
+            EXPECTED_LINE.store(line!() + 1, Ordering::SeqCst);
+            drop(heist::spawn(async {}));
+        }),
+        ("heist::spawn_blocking", || {
+            EXPECTED_LINE.store(line!() + 1, Ordering::SeqCst);
+            drop(heist::spawn_blocking(|| {}));
+        }),
+        ("Handle::current", || {
+            EXPECTED_LINE.store(line!() + 1, Ordering::SeqCst);
+            drop(heist::runtime::Handle::current());
+        }),
+        ("JoinSet::spawn", || {
+            let mut set = heist::task::JoinSet::new();
+            EXPECTED_LINE.store(line!() + 1, Ordering::SeqCst);
+            set.spawn(async {});
+        }),
+        ("mpsc::channel(0)", || {
+            EXPECTED_LINE.store(line!() + 1, Ordering::SeqCst);
+            drop(heist::sync::mpsc::channel::<()>(0));
+        }),
+    ];
+    for (what, call) in cases {
+        let (file, line) = panic_location(call);
+        assert_eq!(
+            (file.as_str(), line),
+            (file!(), EXPECTED_LINE.load(Ordering::SeqCst)),
+            "{what} outside a runtime panicked at {file}:{line}, not at its caller"
+        );
+    }
 }

@@ -338,6 +338,50 @@ fn oneshot_dropped_sender_is_an_error() {
     });
 }
 
+#[test]
+fn oneshot_closed_is_woken_when_the_receiver_closes_or_drops() {
+    for close in [true, false] {
+        let end = |mut rx: oneshot::Receiver<u8>| {
+            if close {
+                rx.close();
+            } else {
+                drop(rx);
+            }
+        };
+        // A `closed()` future waiting.
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let poller = Poller::new();
+        let mut closed = pin!(tx.closed());
+        assert!(poller.poll(closed.as_mut()).is_pending());
+        end(rx);
+        assert_eq!(poller.wakes(), 1, "closed() not woken (receiver closed: {close})");
+        assert!(poller.poll(closed.as_mut()).is_ready());
+
+        // As in tokio, the sender keeps the waker of its last `closed()` or `poll_closed`
+        // poll: a hand-written future that polls `closed()` afresh each time (or calls
+        // `poll_closed`) is woken too.
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let poller = Poller::new();
+        assert!(poller.poll(pin!(tx.closed())).is_pending());
+        end(rx);
+        assert_eq!(
+            poller.wakes(),
+            1,
+            "a dropped closed() future's waker (closed: {close})"
+        );
+        assert!(poller.poll(pin!(tx.closed())).is_ready());
+
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let poller = Poller::new();
+        let mut cx = Context::from_waker(&poller.waker);
+        assert!(tx.poll_closed(&mut cx).is_pending());
+        end(rx);
+        assert_eq!(poller.wakes(), 1, "poll_closed's waker (closed: {close})");
+        assert!(tx.poll_closed(&mut cx).is_ready());
+        assert!(tx.is_closed());
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Semaphore
 // ---------------------------------------------------------------------------
@@ -943,4 +987,131 @@ fn works_on_a_tokio_runtime() {
             notify.notified().await; // the permit left by a sender
         })
     });
+}
+
+// ---------------------------------------------------------------------------
+// blocking_* on a thread that runs tasks
+// ---------------------------------------------------------------------------
+
+/// Calls `call` (which returns at once where it may block) on a blocking-pool thread and a
+/// plain thread, where it must work, then inside `block_on` and in a task, where it must panic
+/// with a message naming `what` and saying to `.await` instead.
+fn refuses_to_block_where_tasks_run(what: &str, call: fn()) {
+    let runtime = runtime(1);
+    runtime.block_on(runtime.spawn_blocking(call)).unwrap();
+    std::thread::spawn(call).join().unwrap();
+
+    let check = |message: String, place: &str| {
+        assert!(
+            message.contains(what) && message.contains(".await") && message.contains("spawn_blocking"),
+            "{what} {place}: the panic does not say what to do instead: {message}"
+        );
+    };
+    let in_block_on = runtime
+        .block_on(async { std::panic::catch_unwind(call) })
+        .expect_err(&format!("{what} inside block_on did not panic"));
+    check(common::panic_message(&*in_block_on), "inside block_on");
+    let in_task = runtime
+        .block_on(runtime.spawn(async move { call() }))
+        .expect_err(&format!("{what} in a task did not panic"));
+    assert!(in_task.is_panic());
+    check(common::panic_message(&*in_task.into_panic()), "in a task");
+}
+
+#[test]
+fn blocking_methods_panic_inside_block_on_and_tasks_and_work_elsewhere() {
+    run_with_timeout("blocking_methods_panic_where_tasks_run", || {
+        refuses_to_block_where_tasks_run("blocking_recv", || {
+            let (tx, rx) = oneshot::channel();
+            tx.send(1).unwrap();
+            assert_eq!(rx.blocking_recv(), Ok(1));
+        });
+        refuses_to_block_where_tasks_run("blocking_send", || {
+            let (tx, _rx) = mpsc::channel(1);
+            tx.blocking_send(1).unwrap();
+        });
+        refuses_to_block_where_tasks_run("blocking_recv", || {
+            let (tx, mut rx) = mpsc::channel(1);
+            tx.try_send(1).unwrap();
+            assert_eq!(rx.blocking_recv(), Some(1));
+        });
+        refuses_to_block_where_tasks_run("blocking_recv", || {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tx.send(1).unwrap();
+            assert_eq!(rx.blocking_recv(), Some(1));
+        });
+        refuses_to_block_where_tasks_run("blocking_lock", || {
+            *Mutex::new(0).blocking_lock() += 1;
+        });
+        refuses_to_block_where_tasks_run("blocking_read", || {
+            assert_eq!(*RwLock::new(0).blocking_read(), 0);
+        });
+        refuses_to_block_where_tasks_run("blocking_write", || {
+            *RwLock::new(0).blocking_write() += 1;
+        });
+    });
+}
+
+/// Counts its drops; the one made with `panics` panics when dropped.
+struct Message {
+    drops: Arc<AtomicUsize>,
+    panics: bool,
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+        if self.panics {
+            panic!("a message's destructor panicked");
+        }
+    }
+}
+
+/// Queues three messages (the first panics when dropped) with `send`, then drops the receiver
+/// while a sender lives on: every message must go with the receiver, the panic notwithstanding.
+fn receiver_drops_every_message<R: Send + 'static>(mut send: impl FnMut(Message), receiver: R) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    for i in 0..3 {
+        send(Message {
+            drops: drops.clone(),
+            panics: i == 0,
+        });
+    }
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(receiver)));
+    assert!(dropped.is_err(), "the destructor's panic was not passed on");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "messages left in the channel after its receiver"
+    );
+}
+
+#[test]
+fn mpsc_receiver_drops_the_queued_messages_even_when_a_destructor_panics() {
+    let (tx, rx) = mpsc::unbounded_channel();
+    receiver_drops_every_message(|message| tx.send(message).unwrap(), rx);
+    assert!(tx.is_closed());
+    let (tx, rx) = mpsc::channel(8);
+    receiver_drops_every_message(|message| tx.try_send(message).unwrap(), rx);
+    assert!(tx.is_closed());
+}
+
+#[test]
+fn mpsc_receiver_dropped_by_a_panic_drops_its_messages_without_aborting() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::unbounded_channel();
+    for i in 0..3 {
+        tx.send(Message {
+            drops: drops.clone(),
+            panics: i == 0,
+        })
+        .unwrap();
+    }
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _dropped_while_unwinding = rx;
+        panic!("the receiver's owner panics");
+    }));
+    let message = common::panic_message(&*unwound.expect_err("no panic"));
+    assert_eq!(message, "the receiver's owner panics");
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
 }

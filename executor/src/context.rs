@@ -56,7 +56,10 @@ impl Role {
 }
 
 /// Plain cells, no destructor: the cheapest thread-local there is, read on every wake
-/// (`worker`) and every poll (`budget`).
+/// (`worker`) and every poll (`budget`). Every access is a `try_with` all the same, with a
+/// fallback for a thread-local already gone: the functions here are reached from destructors
+/// (a `Runtime` dropped by another thread-local's destructor shuts down from there), where a
+/// `with` on a destroyed thread-local would abort the process.
 struct Context {
     role: Cell<Role>,
     /// Inside `block_on`. Kept apart from `role`: a blocking thread of R that calls `block_on`
@@ -116,11 +119,19 @@ pub(crate) struct RoleGuard {
 }
 
 fn set_role(role: Role, in_block_on: bool, worker: *const ()) -> RoleGuard {
-    CONTEXT.with(|cx| RoleGuard {
-        role: cx.role.replace(role),
-        in_block_on: cx.in_block_on.replace(in_block_on),
-        worker: cx.worker.replace(worker),
-    })
+    CONTEXT
+        .try_with(|cx| RoleGuard {
+            role: cx.role.replace(role),
+            in_block_on: cx.in_block_on.replace(in_block_on),
+            worker: cx.worker.replace(worker),
+        })
+        // Gone (its thread is exiting): there is no role to set, and the guard restores none
+        // (made only in that case: dropping a guard restores its role).
+        .unwrap_or_else(|_| RoleGuard {
+            role: Role::Outsider,
+            in_block_on: false,
+            worker: std::ptr::null(),
+        })
 }
 
 impl Drop for RoleGuard {
@@ -147,7 +158,9 @@ pub(crate) fn enter_blocking(runtime: RuntimeId) -> RoleGuard {
 /// Decided from the role alone: a worker of any runtime may not block, whatever it entered.
 #[track_caller]
 pub(crate) fn enter_block_on() -> RoleGuard {
-    let (role, in_block_on) = CONTEXT.with(|cx| (cx.role.get(), cx.in_block_on.get()));
+    let (role, in_block_on) = CONTEXT
+        .try_with(|cx| (cx.role.get(), cx.in_block_on.get()))
+        .unwrap_or((Role::Outsider, false));
     if let Role::Worker { .. } = role {
         panic!(
             "block_on called on a heist worker thread: blocking a worker stalls every task \
@@ -165,12 +178,31 @@ pub(crate) fn enter_block_on() -> RoleGuard {
     set_role(role, true, std::ptr::null())
 }
 
+/// Where blocking this thread would be a bug, why; `None` where it may block (a thread of a
+/// blocking pool outside `block_on`, or any thread no runtime runs tasks on). The same
+/// decision as [`enter_block_on`]'s, for the `blocking_*` methods of `heist::sync`.
+pub(crate) fn why_blocking_is_a_bug() -> Option<&'static str> {
+    let (role, in_block_on) = CONTEXT
+        .try_with(|cx| (cx.role.get(), cx.in_block_on.get()))
+        .unwrap_or((Role::Outsider, false));
+    if let Role::Worker { .. } = role {
+        return Some(
+            "on a heist worker thread, where blocking stalls every task queued on the worker \
+             and can deadlock the runtime",
+        );
+    }
+    in_block_on.then_some(
+        "inside block_on, where blocking stops the future that block_on runs, and so can wait \
+         forever for what that future would do",
+    )
+}
+
 /// Marks this thread's worker as parked while the guard lives: tasks it wakes (by firing
 /// timers) go to the injector, not to its LIFO slot, and the worker picks them up itself.
 pub(crate) struct ParkedWorker(());
 
 pub(crate) fn park_worker() -> ParkedWorker {
-    CONTEXT.with(|cx| cx.parked.set(true));
+    let _ = CONTEXT.try_with(|cx| cx.parked.set(true));
     ParkedWorker(())
 }
 

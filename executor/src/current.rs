@@ -10,18 +10,36 @@
 
 use crate::context::{self, RoleGuard, RuntimeId};
 use crate::runtime::Handle;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+
+/// The current handle, and how many guards are stacked up to it.
+struct Current {
+    handle: RefCell<Option<Handle>>,
+    /// Each guard remembers the depth it made, to tell whether it is dropped in turn: a guard
+    /// dropped while newer ones live would restore its previous handle under theirs, and theirs
+    /// would later restore its handle (a runtime perhaps dropped by then).
+    depth: Cell<usize>,
+}
+
+impl Current {
+    const fn new() -> Self {
+        Current {
+            handle: RefCell::new(None),
+            depth: Cell::new(0),
+        }
+    }
+}
 
 #[cfg(not(loom))]
-std::thread_local!(static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) });
+std::thread_local!(static CURRENT: Current = const { Current::new() });
 #[cfg(loom)]
-loom::thread_local!(static CURRENT: RefCell<Option<Handle>> = RefCell::new(None));
+loom::thread_local!(static CURRENT: Current = Current::new());
 
 /// Calls `f` with the current runtime's handle, if the thread has one.
 pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
     let mut f = Some(f);
     CURRENT
-        .try_with(|current| (f.take().unwrap())(current.borrow().as_ref()))
+        .try_with(|current| (f.take().unwrap())(current.handle.borrow().as_ref()))
         .unwrap_or_else(|_| (f.take().unwrap())(None))
 }
 
@@ -29,6 +47,8 @@ pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
 /// dropped.
 pub(crate) struct CurrentGuard {
     previous: Option<Handle>,
+    /// The depth this guard made; 0 if it made nothing current (the thread-local was gone).
+    depth: usize,
     _timers: Option<heist_timer::EnterGuard>,
     _reactor: Option<heist_reactor::EnterGuard>,
     /// Dropped after the fields above: the role outlives the runtime it made current.
@@ -39,8 +59,18 @@ fn make_current(handle: Handle, role: Option<RoleGuard>) -> CurrentGuard {
     // After the role is set: the timer shard depends on it.
     let timers = enter_timers(&handle);
     let reactor = enter_reactor(&handle);
+    // During thread-local teardown (a runtime dropped by another thread-local's destructor)
+    // there is nothing to make current, and nothing to restore.
+    let (previous, depth) = CURRENT
+        .try_with(|current| {
+            let depth = current.depth.get() + 1;
+            current.depth.set(depth);
+            (current.handle.replace(Some(handle)), depth)
+        })
+        .unwrap_or((None, 0));
     CurrentGuard {
-        previous: CURRENT.with(|current| current.replace(Some(handle))),
+        previous,
+        depth,
         _timers: timers,
         _reactor: reactor,
         _role: role,
@@ -49,8 +79,30 @@ fn make_current(handle: Handle, role: Option<RoleGuard>) -> CurrentGuard {
 
 impl Drop for CurrentGuard {
     fn drop(&mut self) {
+        if self.depth == 0 {
+            return;
+        }
         let previous = self.previous.take();
-        let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+        let in_turn = CURRENT
+            .try_with(|current| {
+                if current.depth.get() != self.depth {
+                    return false;
+                }
+                current.depth.set(self.depth - 1);
+                *current.handle.borrow_mut() = previous;
+                true
+            })
+            .unwrap_or(true);
+        // Out of turn, the newer guards would restore stale handles: say so, as a bug, rather
+        // than leave a dropped runtime current. (Not while unwinding: a second panic aborts.)
+        if !in_turn && !std::thread::panicking() {
+            panic!(
+                "a heist EnterGuard (from Runtime::enter or Handle::enter) was dropped out of \
+                 order: guards must be dropped in the reverse order of their creation, the newest \
+                 first, and none may outlive the block_on call or task poll it was created in. \
+                 Keep each guard in a scope of its own, or drop them explicitly newest first."
+            );
+        }
     }
 }
 

@@ -37,6 +37,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -226,6 +227,44 @@ impl<T: Send + 'static> JoinSet<T> {
         self.insert(handle.spawn_blocking(f))
     }
 
+    /// Spawns `future` on `handle`'s runtime (the current one if `None`) with the spawn
+    /// location given: for `TaskPool`, whose `async` spawns see their caller only before
+    /// their first poll.
+    #[track_caller]
+    pub(crate) fn spawn_at<F>(
+        &mut self,
+        future: F,
+        handle: Option<&Handle>,
+        location: &'static Location<'static>,
+    ) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let join = match handle {
+            Some(handle) => handle.spawn_at(future, location),
+            None => crate::spawn_at(future, location),
+        };
+        self.insert(join)
+    }
+
+    /// [`spawn_at`](Self::spawn_at) for blocking jobs.
+    #[track_caller]
+    pub(crate) fn spawn_blocking_at<F>(
+        &mut self,
+        f: F,
+        handle: Option<&Handle>,
+        location: &'static Location<'static>,
+    ) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let join = match handle {
+            Some(handle) => handle.spawn_blocking_at(f, location),
+            None => crate::spawn_blocking_at(f, location),
+        };
+        self.insert(join)
+    }
+
     /// Makes a spawned task a member.
     pub(crate) fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
         let slot = self.free.pop().unwrap_or(self.slots.len());
@@ -304,12 +343,16 @@ impl<T: Send + 'static> JoinSet<T> {
                 if state.slots.is_empty() {
                     // Under the lock that the members' wakes take: a member that finishes from
                     // now on finds this waker.
-                    if let Some(waiter) = waiter {
-                        match &state.waiter {
-                            Some(current) if current.will_wake(waiter) => {}
-                            _ => state.waiter = Some(waiter.clone()),
+                    let replaced = match waiter {
+                        Some(waiter) if !state.waiter.as_ref().is_some_and(|w| w.will_wake(waiter)) => {
+                            state.waiter.replace(waiter.clone())
                         }
-                    }
+                        _ => None,
+                    };
+                    drop(state);
+                    // Dropped outside the lock: a waker's drop runs user code, which may end a
+                    // member (e.g. by dropping its runtime), whose wake takes the lock.
+                    drop(replaced);
                     return Poll::Pending;
                 }
                 std::mem::swap(&mut self.to_poll, &mut state.slots);

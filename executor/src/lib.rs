@@ -187,11 +187,29 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    spawn_at(future, std::panic::Location::caller())
+}
+
+/// [`spawn`] with the spawn location given, for adapters whose spawns are made by a library
+/// (hyper's executor): their tasks are listed in dumps at the location the adapter chose.
+///
+/// # Panics
+/// Outside a runtime, at the caller's location.
+#[doc(hidden)]
+#[track_caller]
+pub fn spawn_at<F>(future: F, location: &'static std::panic::Location<'static>) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let mut future = Some(future);
-    // Read here: the closure below would hide our caller from `#[track_caller]`.
-    let location = std::panic::Location::caller();
-    current::with_handle(|handle| handle.map(|handle| handle.spawn_at(future.take().unwrap(), location)))
-        .unwrap_or_else(|| outside_runtime("heist::spawn"))
+    // A `match`, not `unwrap_or_else`: a closure would hide our caller from `#[track_caller]`.
+    match current::with_handle(|handle| {
+        handle.map(|handle| handle.spawn_at(future.take().unwrap(), location))
+    }) {
+        Some(join) => join,
+        None => outside_runtime("heist::spawn"),
+    }
 }
 
 /// Runs blocking code on the current runtime's blocking pool.
@@ -204,10 +222,39 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    spawn_blocking_at(f, std::panic::Location::caller())
+}
+
+/// [`spawn_blocking`] with the spawn location given.
+#[track_caller]
+pub(crate) fn spawn_blocking_at<F, R>(f: F, location: &'static std::panic::Location<'static>) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
     let mut f = Some(f);
-    let location = std::panic::Location::caller();
-    current::with_handle(|handle| handle.map(|handle| handle.spawn_blocking_at(f.take().unwrap(), location)))
-        .unwrap_or_else(|| outside_runtime("heist::spawn_blocking"))
+    // A `match`, not `unwrap_or_else`: a closure would hide our caller from `#[track_caller]`.
+    match current::with_handle(|handle| {
+        handle.map(|handle| handle.spawn_blocking_at(f.take().unwrap(), location))
+    }) {
+        Some(join) => join,
+        None => outside_runtime("heist::spawn_blocking"),
+    }
+}
+
+/// Panics, saying what to do instead, where blocking this thread would be a bug: on a worker
+/// thread of any heist runtime, or inside `block_on`. For the `blocking_*` methods of
+/// `heist::sync` (`what` names the method, `instead` its async form); threads of a blocking
+/// pool and threads of your own may block.
+#[doc(hidden)]
+#[track_caller]
+pub fn assert_may_block(what: &str, instead: &str) {
+    if let Some(why) = context::why_blocking_is_a_bug() {
+        panic!(
+            "{what} called {why}. In async code, use `{instead}` instead; to block, call it \
+             from heist::spawn_blocking or from a thread of your own."
+        );
+    }
 }
 
 #[track_caller]

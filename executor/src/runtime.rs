@@ -323,7 +323,7 @@ impl Runtime {
     }
 
     /// Makes this runtime current on this thread until the guard is dropped, so that
-    /// `heist::spawn` and `Handle::current` work outside `block_on`.
+    /// `heist::spawn` and `Handle::current` work outside `block_on`; see [`Handle::enter`].
     pub fn enter(&self) -> EnterGuard<'_> {
         self.handle.enter()
     }
@@ -416,7 +416,11 @@ impl Handle {
     /// Outside a runtime; [`try_current`](Self::try_current) returns an error instead.
     #[track_caller]
     pub fn current() -> Handle {
-        Self::try_current().unwrap_or_else(|err| panic!("Handle::current: {err}"))
+        // A `match`, not `unwrap_or_else`: a closure would hide our caller from `#[track_caller]`.
+        match Self::try_current() {
+            Ok(handle) => handle,
+            Err(err) => panic!("Handle::current: {err}"),
+        }
     }
 
     /// The runtime this thread runs in, or an error outside one.
@@ -495,6 +499,11 @@ impl Handle {
     /// `heist::spawn`, `Handle::current` and new timers and sockets use, not what the thread is.
     /// A worker of runtime A that enters runtime B is still a worker of A (it may not call
     /// `block_on`), and its timers of B are fired by B.
+    ///
+    /// # Panics
+    /// Dropping the guard panics if a guard created after it on this thread is still alive:
+    /// guards must be dropped in the reverse order of their creation (otherwise the newer
+    /// guard, once dropped, would make a runtime current again that may be gone by then).
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard {
             _context: current::enter(self.clone()),

@@ -6,6 +6,7 @@ use crate::task::JoinError;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::panic::Location;
 use std::task::{Context, Poll};
 
 /// A bounded pool of tasks (asyncio's "coroutine pool"): at most `limit` of its tasks run at
@@ -142,21 +143,32 @@ impl<T: Send + 'static> TaskPool<T> {
     ///
     /// # Panics
     /// Outside a runtime, when the task is spawned.
-    pub async fn spawn<F>(&mut self, future: F) -> AbortHandle
+    //
+    // Not an `async fn`: only a plain one sees its caller (`#[track_caller]`), whose location
+    // task dumps list for the task.
+    #[track_caller]
+    pub fn spawn<F>(&mut self, future: F) -> impl Future<Output = AbortHandle> + Send
     where
         F: Future<Output = T> + Send + 'static,
     {
-        poll_fn(|cx| self.poll_slot(cx)).await;
-        self.set.spawn(future)
+        let location = Location::caller();
+        async move {
+            poll_fn(|cx| self.poll_slot(cx)).await;
+            self.set.spawn_at(future, None, location)
+        }
     }
 
     /// [`spawn`](Self::spawn) on the runtime of `handle`.
-    pub async fn spawn_on<F>(&mut self, future: F, handle: &Handle) -> AbortHandle
+    #[track_caller]
+    pub fn spawn_on<F>(&mut self, future: F, handle: &Handle) -> impl Future<Output = AbortHandle> + Send
     where
         F: Future<Output = T> + Send + 'static,
     {
-        poll_fn(|cx| self.poll_slot(cx)).await;
-        self.set.spawn_on(future, handle)
+        let location = Location::caller();
+        async move {
+            poll_fn(|cx| self.poll_slot(cx)).await;
+            self.set.spawn_at(future, Some(handle), location)
+        }
     }
 
     /// Runs `f` on the current runtime's blocking pool once a slot is free; see
@@ -164,12 +176,16 @@ impl<T: Send + 'static> TaskPool<T> {
     ///
     /// # Panics
     /// Outside a runtime, when the task is spawned.
-    pub async fn spawn_blocking<F>(&mut self, f: F) -> AbortHandle
+    #[track_caller]
+    pub fn spawn_blocking<F>(&mut self, f: F) -> impl Future<Output = AbortHandle> + Send
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        poll_fn(|cx| self.poll_slot(cx)).await;
-        self.set.spawn_blocking(f)
+        let location = Location::caller();
+        async move {
+            poll_fn(|cx| self.poll_slot(cx)).await;
+            self.set.spawn_blocking_at(f, None, location)
+        }
     }
 
     /// Spawns `future` on the current runtime if a slot is free; gives it back otherwise.

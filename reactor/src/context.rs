@@ -36,7 +36,11 @@ pub fn enter(reactor: Arc<Reactor>, spawn_blocking: BlockingSpawner) -> EnterGua
         reactor,
         spawn_blocking,
     };
-    let previous = CURRENT.with(|slot| slot.replace(Some(current)));
+    // Nothing to enter once the thread-local is destroyed (a runtime dropped by another
+    // thread-local's destructor): the guard then restores nothing either.
+    let previous = CURRENT
+        .try_with(|slot| slot.replace(Some(current)))
+        .unwrap_or(None);
     EnterGuard { previous }
 }
 

@@ -37,6 +37,12 @@ struct Dispatch {
     wakers: Vec<Waker>,
 }
 
+// Unwind safety, for every I/O type (they hold a reactor; tokio's are unwind safe): the two
+// locks (parking_lot's, which do not poison) guard a slot table and the poller's buffers,
+// updated by code that runs nothing of the user's but wakes, and each wake's panic is caught
+// (`wake_isolated`). A panic elsewhere cannot leave either half-updated.
+impl std::panic::RefUnwindSafe for Reactor {}
+
 #[derive(Default)]
 struct Table {
     slots: Vec<Slot>,

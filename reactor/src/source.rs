@@ -108,6 +108,12 @@ pub(crate) struct Source {
     waiters: Mutex<Waiters>,
 }
 
+// Unwind safety (see `Reactor`'s): the readiness bits are atomics, and the waiter lists are
+// changed under their lock only by pushes, removals and a waker's clone, which comes before
+// the push, so a panicking clone leaves the list as it was; lists are woken after the lock is
+// released.
+impl std::panic::RefUnwindSafe for Source {}
+
 pub(crate) fn closed_error() -> io::Error {
     io::Error::other(
         "the heist runtime that drives this I/O object has shut down: create I/O objects inside \

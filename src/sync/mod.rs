@@ -2,7 +2,9 @@
 //! tokio's shapes.
 //!
 //! None of it depends on heist's runtime: these types work from any executor's tasks (and
-//! from plain threads through their `blocking_*` methods). Most are thin wrappers over
+//! from plain threads through their `blocking_*` methods). The `blocking_*` methods panic on
+//! a heist worker thread and inside `block_on`, where blocking could wait forever, and say to
+//! `.await` instead; threads of the blocking pool may call them. Most are thin wrappers over
 //! well-kept runtime-agnostic crates; each type's documentation says which one does the work.
 //!
 //! | what | backed by |
@@ -22,8 +24,7 @@
 //!
 //! Where these differ from tokio: the [`Semaphore`] cannot be closed, so acquiring returns
 //! the permit rather than a `Result`, and a permit is always one permit; the lock guards are
-//! async-lock's (no `map`); dropping a bounded `mpsc` receiver does not drop the queued
-//! messages (the last sender does).
+//! async-lock's (no `map`).
 //!
 //! [`mpsc`]: crate::sync::mpsc
 //! [`oneshot`]: crate::sync::oneshot

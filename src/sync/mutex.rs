@@ -88,8 +88,13 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Locks from synchronous code, blocking the thread while another holder has the lock.
-    /// Never call it from a task: it would block the worker.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
+        heist_executor::assert_may_block("Mutex::blocking_lock", "lock().await");
         self.inner.lock_blocking()
     }
 

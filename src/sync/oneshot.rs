@@ -4,6 +4,11 @@
 //! [`Sender::send`] is not `async`: it never waits. The [`Receiver`] is itself a future of
 //! `Result<T, RecvError>`: `Err` if the sender was dropped without sending.
 //!
+//! [`Sender::closed`] and [`Sender::poll_closed`] wait for the receiver to close or go; as in
+//! tokio, the sender keeps the waker of the last poll, which the receiver wakes, so a
+//! hand-written future may poll a fresh `closed()` each time. async-channel's own `closed()`
+//! forgets its waker with its future: the receiver side wakes this one itself.
+//!
 //! ```
 //! use heist::sync::oneshot;
 //!
@@ -21,10 +26,12 @@
 //! ```
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use atomic_waker::AtomicWaker;
 use futures_lite::Stream;
 
 use self::error::{RecvError, TryRecvError};
@@ -71,13 +78,33 @@ pub mod error {
 /// A channel for one value.
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = async_channel::bounded(1);
-    (Sender { inner: tx }, Receiver { inner: Box::pin(rx) })
+    let closed = Arc::new(ClosedWaker(AtomicWaker::new()));
+    (
+        Sender {
+            inner: tx,
+            closed: closed.clone(),
+        },
+        Receiver {
+            inner: Box::pin(rx),
+            closed,
+        },
+    )
 }
 
 /// The sending half of a [`oneshot`](super::oneshot) channel.
 pub struct Sender<T> {
     inner: async_channel::Sender<T>,
+    /// The waker of the last `closed()` / `poll_closed` poll, woken by the receiver's close or
+    /// drop.
+    closed: Arc<ClosedWaker>,
 }
+
+/// The sender's `closed()` waker, shared with the receiver.
+struct ClosedWaker(AtomicWaker);
+
+// Unwind safety (the channel's halves are unwind safe, as tokio's are): see the unbounded
+// mpsc channel's `Chan`, whose `AtomicWaker` is used the same way.
+impl std::panic::RefUnwindSafe for ClosedWaker {}
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,8 +125,27 @@ impl<T> Sender<T> {
     }
 
     /// Completes once the receiver is gone or closed (so a send would fail).
-    pub async fn closed(&self) {
-        self.inner.closed().await
+    ///
+    /// Cancel safe. The waker of its last poll stays registered with the channel after the
+    /// future is dropped, as [`poll_closed`](Self::poll_closed)'s does.
+    pub async fn closed(&mut self) {
+        poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// `Ready` once the receiver is gone or closed; when `Pending`, `cx`'s waker (replacing
+    /// the one of the previous call) is woken when that happens. For hand-written futures.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.inner.is_closed() {
+            return Poll::Ready(());
+        }
+        // Register, then look again: a close after the first look either is seen now or wakes
+        // the waker just registered (the receiver closes, then wakes).
+        self.closed.0.register(cx.waker());
+        if self.inner.is_closed() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Whether the receiver is gone or closed.
@@ -114,6 +160,17 @@ impl<T> Sender<T> {
 pub struct Receiver<T> {
     // Boxed because async-channel's receiver is `!Unpin` and is polled here as a stream.
     inner: Pin<Box<async_channel::Receiver<T>>>,
+    /// The sender's `closed()` waker.
+    closed: Arc<ClosedWaker>,
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // Closed here rather than by async-channel's receiver, just after: the sender's
+        // waker must be woken once the channel is closed, not before.
+        self.inner.close();
+        self.closed.0.wake();
+    }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -137,11 +194,17 @@ impl<T> Receiver<T> {
     /// received.
     pub fn close(&mut self) {
         self.inner.close();
+        self.closed.0.wake();
     }
 
-    /// Waits for the value from synchronous code, blocking the thread. Never call it from a
-    /// task: it would block the worker.
+    /// Waits for the value from synchronous code, blocking the thread.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_recv(self) -> Result<T, RecvError> {
+        heist_executor::assert_may_block("oneshot::Receiver::blocking_recv", "receiver.await");
         self.inner.recv_blocking().map_err(|_| RecvError)
     }
 }

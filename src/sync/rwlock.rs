@@ -110,15 +110,25 @@ impl<T: ?Sized> RwLock<T> {
         self.inner.try_write().ok_or(TryLockError(()))
     }
 
-    /// [`read`](Self::read) from synchronous code, blocking the thread. Never call it from a
-    /// task: it would block the worker.
+    /// [`read`](Self::read) from synchronous code, blocking the thread.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_read(&self) -> RwLockReadGuard<'_, T> {
+        heist_executor::assert_may_block("RwLock::blocking_read", "read().await");
         self.inner.read_blocking()
     }
 
-    /// [`write`](Self::write) from synchronous code, blocking the thread. Never call it from a
-    /// task: it would block the worker.
+    /// [`write`](Self::write) from synchronous code, blocking the thread.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_write(&self) -> RwLockWriteGuard<'_, T> {
+        heist_executor::assert_may_block("RwLock::blocking_write", "write().await");
         self.inner.write_blocking()
     }
 

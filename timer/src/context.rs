@@ -13,7 +13,11 @@ loom::thread_local!(static CURRENT: RefCell<Option<(Arc<Driver>, usize)>> = RefC
 /// Makes `driver` (shard `shard`) current on this thread until the guard is dropped.
 pub fn enter(driver: Arc<Driver>, shard: usize) -> EnterGuard {
     assert!(shard < driver.num_shards(), "shard {shard} out of range");
-    let previous = CURRENT.with(|current| current.replace(Some((driver, shard))));
+    // Nothing to enter once the thread-local is destroyed (a runtime dropped by another
+    // thread-local's destructor): the guard then restores nothing either.
+    let previous = CURRENT
+        .try_with(|current| current.replace(Some((driver, shard))))
+        .unwrap_or(None);
     EnterGuard { previous }
 }
 

@@ -27,6 +27,14 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> Unpin for JoinHandle<T> {}
 
+// Unwind safety (a lint, not memory safety; tokio's handle has both): through `&JoinHandle`
+// only `abort`, `is_finished` and `id` are reachable, each a read or one compare-and-swap of
+// the task's state word, which no panic can leave half-done. A poll changes the state word
+// only by compare-and-swap too (a panicking waker clone happens before it), and the output
+// is moved out, never lent, so `T`'s own unwind safety does not matter.
+impl<T> std::panic::UnwindSafe for JoinHandle<T> {}
+impl<T> std::panic::RefUnwindSafe for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
     pub(super) fn new(raw: RawTask) -> Self {
         JoinHandle {
@@ -146,9 +154,11 @@ impl JoinError {
     /// use [`try_into_panic`](Self::try_into_panic).
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send> {
-        self.try_into_panic().unwrap_or_else(|err| {
-            panic!("JoinError::into_panic called on an error that is not a panic: {err}")
-        })
+        // A `match`, not `unwrap_or_else`: a closure would hide our caller from `#[track_caller]`.
+        match self.try_into_panic() {
+            Ok(payload) => payload,
+            Err(err) => panic!("JoinError::into_panic called on an error that is not a panic: {err}"),
+        }
     }
 
     /// The panic payload, or the error back if the task was cancelled.

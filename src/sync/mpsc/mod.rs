@@ -35,8 +35,9 @@
 //! The bounded channel is [`async-channel`](https://docs.rs/async-channel)'s; the unbounded
 //! one is heist's own (`concurrent-queue`'s lock-free unbounded queue and an `AtomicWaker`),
 //! because the `sync_mpsc` bench measured async-channel's unbounded channel at about half the
-//! throughput of tokio's. Unlike tokio's, dropping a bounded [`Receiver`] does not drop the
-//! messages still queued: they go when the last sender does.
+//! throughput of tokio's. Dropping either receiver drops the messages still queued, as tokio
+//! does, even if some of their destructors panic (the first panic is passed on once every
+//! message is gone).
 
 use std::fmt;
 use std::future::poll_fn;
@@ -146,6 +147,22 @@ pub mod error {
     impl Error for TryRecvError {}
 }
 
+/// Drops every message `pop` yields, and only then passes on the first panic of their
+/// destructors: a message left behind would live on until the last sender goes.
+fn drop_all<T>(mut pop: impl FnMut() -> Option<T>) {
+    let mut first_panic = None;
+    while let Some(message) = pop() {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(message))) {
+            first_panic.get_or_insert(payload);
+        }
+    }
+    // Not while the receiver is dropped by an unwinding panic: a second one would abort the
+    // process (the destructor's panic was reported by the panic hook all the same).
+    if let Some(payload) = first_panic.filter(|_| !std::thread::panicking()) {
+        std::panic::resume_unwind(payload);
+    }
+}
+
 fn send_error<T>(err: async_channel::SendError<T>) -> SendError<T> {
     SendError(err.0)
 }
@@ -169,6 +186,7 @@ fn try_recv_error(err: async_channel::TryRecvError) -> TryRecvError {
 /// # Panics
 ///
 /// If `cap` is 0.
+#[track_caller]
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     assert!(cap > 0, "mpsc::channel: the capacity must be at least 1");
     let (tx, rx) = async_channel::bounded(cap);
@@ -231,8 +249,13 @@ impl<T> Sender<T> {
     }
 
     /// [`send`](Self::send) for synchronous code: blocks the thread while the channel is full.
-    /// Never call it from a task: it would block the worker.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        heist_executor::assert_may_block("mpsc::Sender::blocking_send", "send(value).await");
         self.inner.send_blocking(value).map_err(send_error)
     }
 
@@ -262,10 +285,20 @@ impl<T> Sender<T> {
     }
 }
 
-/// The receiving half of a bounded channel, made by [`channel`].
+/// The receiving half of a bounded channel, made by [`channel`]. Dropping it drops the
+/// messages still queued.
 pub struct Receiver<T> {
     // Boxed because async-channel's receiver is `!Unpin` and `poll_recv` polls it as a stream.
     inner: Pin<Box<async_channel::Receiver<T>>>,
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // async-channel would keep them until its last handle, a sender, goes. Closed first:
+        // nothing can be queued after, so this ends.
+        self.inner.close();
+        drop_all(|| self.inner.try_recv().ok());
+    }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -292,8 +325,14 @@ impl<T> Receiver<T> {
     }
 
     /// [`recv`](Self::recv) for synchronous code: blocks the thread while the queue is
-    /// empty. Never call it from a task: it would block the worker.
+    /// empty.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_recv(&mut self) -> Option<T> {
+        heist_executor::assert_may_block("mpsc::Receiver::blocking_recv", "recv().await");
         self.inner.recv_blocking().ok()
     }
 
@@ -416,8 +455,13 @@ impl<T> UnboundedReceiver<T> {
     }
 
     /// [`recv`](Self::recv) for synchronous code: blocks the thread while the queue is empty.
-    /// Never call it from a task: it would block the worker.
+    ///
+    /// # Panics
+    /// On a heist worker thread (in a task) or inside `block_on`, where it could block forever:
+    /// `.await` the async form there instead.
+    #[track_caller]
     pub fn blocking_recv(&mut self) -> Option<T> {
+        heist_executor::assert_may_block("mpsc::UnboundedReceiver::blocking_recv", "recv().await");
         futures_lite::future::block_on(self.recv())
     }
 

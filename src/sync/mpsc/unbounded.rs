@@ -29,6 +29,14 @@ pub(super) struct Chan<T> {
     closed: Notify,
 }
 
+// Unwind safety, for both halves of the channel (tokio's are unwind safe): messages move
+// through it by value, never lent, so `T`'s unwind safety does not matter; the queue and the
+// `Notify` are unwind safe themselves. The `AtomicWaker` is changed only by `register` and
+// `wake`, whose one way to panic is the receiver's own waker panicking in its clone or drop
+// (inside `register`): only that receiver's wake-ups are then lost, as they are whenever a
+// waker's clone fails, with or without a catch_unwind boundary.
+impl<T> std::panic::RefUnwindSafe for Chan<T> {}
+
 impl<T> Chan<T> {
     /// A channel with one sender.
     pub(super) fn new() -> Self {
@@ -111,9 +119,9 @@ impl<T> Chan<T> {
     }
 
     /// The receiver is gone: close, and drop what is queued now rather than when the last
-    /// sender goes (nothing can be queued after the close).
+    /// sender goes (nothing can be queued after the close), even if a destructor panics.
     pub(super) fn drop_receiver(&self) {
         self.close();
-        while self.queue.pop().is_ok() {}
+        super::drop_all(|| self.queue.pop().ok());
     }
 }
