@@ -47,6 +47,7 @@ pub mod signal;
 #[cfg(not(loom))]
 pub use async_fd::Async;
 pub use context::{EnterGuard, enter};
+pub use poller::POLLER_ENV;
 pub use reactor::Reactor;
 
 #[cfg(loom)]

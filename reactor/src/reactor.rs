@@ -6,7 +6,7 @@
 //! a new generation: an event still in flight for a deleted source (taken by a wait that raced
 //! the delete) finds a different generation and is dropped, so it can never reach a stranger.
 
-use crate::poller::{Events, Poller};
+use crate::poller::{Backend, Events, Poller};
 use crate::source::{Direction, Ready, Source, closed_error};
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -105,23 +105,24 @@ impl std::fmt::Debug for Reactor {
 impl Reactor {
     /// A reactor with its own OS poller (an epoll or kqueue descriptor).
     pub fn new() -> io::Result<Reactor> {
-        Self::with_poller(Poller::new(false)?)
+        Self::with_poller(Poller::new(Backend::from_env())?)
     }
 
     /// Like [`new`](Self::new), but with one-shot registrations even where edge-triggered ones
     /// exist: tests use it to cover the path taken on platforms without edge triggering.
     #[doc(hidden)]
     pub fn new_oneshot() -> io::Result<Reactor> {
-        Self::with_poller(Poller::new(true)?)
+        Self::with_poller(Poller::new(Backend::PortableOneshot)?)
     }
 
     fn with_poller(poller: Poller) -> io::Result<Reactor> {
+        let events = poller.events();
         Ok(Reactor {
             poller,
             sources: Mutex::new(Table::default()),
             registered: AtomicUsize::new(0),
             waiter: Mutex::new(Dispatch {
-                events: Events::new(),
+                events,
                 wakers: Vec::new(),
             }),
             closed: AtomicBool::new(false),
