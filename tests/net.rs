@@ -1931,3 +1931,40 @@ fn io_is_served_when_the_holder_blocks_after_the_runtime_went_idle_with_no_sourc
         release_tx.send(()).unwrap();
     });
 }
+
+/// Data and the peer's FIN arrive before the reader looks, often reported by one event: the
+/// short read that takes the data must not clear the readiness that the end of the stream
+/// still needs, or the next read would wait forever. Many rounds, TCP and Unix streams.
+#[test]
+fn the_end_of_the_stream_after_a_short_read_is_seen() {
+    run_with_timeout("fin_with_last_data", || {
+        let rt = runtime(2);
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            for round in 0..200u32 {
+                let mut client = std::net::TcpStream::connect(addr).unwrap();
+                let (mut server, _) = listener.accept().await.unwrap();
+                client.write_all(&round.to_le_bytes()).unwrap();
+                client.shutdown(Shutdown::Write).unwrap();
+                let mut buf = [0; 64];
+                let mut got = Vec::new();
+                loop {
+                    match server.read(&mut buf).await.unwrap() {
+                        0 => break,
+                        n => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                assert_eq!(got, round.to_le_bytes(), "round {round}");
+
+                let (mut near, far) = std::os::unix::net::UnixStream::pair().unwrap();
+                let mut far = UnixStream::from_std(far).unwrap();
+                near.write_all(b"last words").unwrap();
+                near.shutdown(Shutdown::Write).unwrap();
+                let mut got = Vec::new();
+                far.read_to_end(&mut got).await.unwrap();
+                assert_eq!(got, b"last words", "round {round}");
+            }
+        });
+    });
+}

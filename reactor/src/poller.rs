@@ -13,8 +13,7 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PolledEvent {
     pub(crate) key: usize,
-    pub(crate) readable: bool,
-    pub(crate) writable: bool,
+    pub(crate) ready: crate::source::ReadyEvent,
 }
 
 /// Which OS poller a reactor uses.
@@ -111,6 +110,11 @@ mod linux {
             }
         }
 
+        /// Whether events say when the peer closed its side (see `Source::clear_drained`).
+        pub(crate) fn reports_read_closed(&self) -> bool {
+            matches!(self, Poller::Epoll(_))
+        }
+
         /// # Safety
         /// `fd` must be [`delete`](Self::delete)d before it is closed.
         pub(crate) unsafe fn add(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
@@ -123,7 +127,13 @@ mod linux {
             }
         }
 
-        pub(crate) fn rearm(&self, fd: BorrowedFd<'_>, key: usize, read: bool, write: bool) -> io::Result<()> {
+        pub(crate) fn rearm(
+            &self,
+            fd: BorrowedFd<'_>,
+            key: usize,
+            read: bool,
+            write: bool,
+        ) -> io::Result<()> {
             match self {
                 // Edge-triggered for good: nothing to re-arm.
                 Poller::Epoll(_) => Ok(()),
@@ -184,8 +194,12 @@ mod os {
         pub(crate) fn iter(&self) -> impl Iterator<Item = PolledEvent> + '_ {
             self.0.iter().map(|event| PolledEvent {
                 key: event.key,
-                readable: event.readable,
-                writable: event.writable,
+                // `polling` does not say whether the peer closed its side.
+                ready: crate::source::ReadyEvent {
+                    readable: event.readable,
+                    writable: event.writable,
+                    read_closed: false,
+                },
             })
         }
     }
@@ -215,6 +229,12 @@ mod os {
 
         pub(crate) fn needs_rearm(&self) -> bool {
             self.mode == PollMode::Oneshot
+        }
+
+        /// `polling` does not report `EPOLLRDHUP`/`EV_EOF`: see `Source::clear_drained`.
+        #[cfg(not(target_os = "linux"))]
+        pub(crate) fn reports_read_closed(&self) -> bool {
+            false
         }
 
         /// # Safety
@@ -302,6 +322,12 @@ mod stand_in {
         // Only `Async` (not built under loom) calls it; miri runs use it.
         #[cfg_attr(loom, allow(dead_code))]
         pub(crate) fn needs_rearm(&self) -> bool {
+            false
+        }
+
+        // Only `Async` (not built under loom) calls it; miri runs use it.
+        #[cfg_attr(loom, allow(dead_code))]
+        pub(crate) fn reports_read_closed(&self) -> bool {
             false
         }
 

@@ -146,7 +146,7 @@ impl Reactor {
             for event in events.iter() {
                 count += 1;
                 if let Some(source) = sources.get(event.key) {
-                    source.set_ready(event.readable, event.writable, wakers);
+                    source.set_ready(event.ready, wakers);
                 }
             }
         }
@@ -286,6 +286,16 @@ impl Registration {
     pub(crate) fn clear(&self, ready: Ready) {
         self.source.clear(ready);
     }
+
+    /// After a short read or write of a byte stream (see `Source::clear_drained`). Reads clear
+    /// only where the poller reports a closed peer: elsewhere a FIN that came with the last
+    /// data would raise no further event, and the reader would never learn of the end.
+    #[cfg(not(loom))]
+    pub(crate) fn clear_drained(&self, ready: Ready, direction: Direction) {
+        if direction == Direction::Write || self.reactor.poller.reports_read_closed() {
+            self.source.clear_drained(ready);
+        }
+    }
 }
 
 #[cfg(loom)]
@@ -321,8 +331,11 @@ impl Registration {
     pub(crate) fn inject(&self, readable: bool, writable: bool) {
         self.reactor.poller.inject(crate::poller::PolledEvent {
             key: self.key,
-            readable,
-            writable,
+            ready: crate::source::ReadyEvent {
+                readable,
+                writable,
+                read_closed: false,
+            },
         });
     }
 }

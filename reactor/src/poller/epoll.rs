@@ -13,6 +13,7 @@
 //!   Plain `epoll_wait` counts in milliseconds, which would make every timer up to 1 ms late.
 
 use super::PolledEvent;
+use crate::source::ReadyEvent;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -66,8 +67,11 @@ impl Events {
             let failed = flags.intersects(EventFlags::ERR | EventFlags::HUP);
             Some(PolledEvent {
                 key: key as usize,
-                readable: failed || flags.intersects(EventFlags::IN | EventFlags::PRI | EventFlags::RDHUP),
-                writable: failed || flags.contains(EventFlags::OUT),
+                ready: ReadyEvent {
+                    readable: failed || flags.intersects(EventFlags::IN | EventFlags::PRI),
+                    writable: failed || flags.contains(EventFlags::OUT),
+                    read_closed: flags.intersects(EventFlags::RDHUP | EventFlags::HUP),
+                },
             })
         })
     }
@@ -101,7 +105,12 @@ impl Poller {
     /// `fd` must be [`delete`](Self::delete)d before it is closed.
     pub(crate) unsafe fn add(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
         let interest = EventFlags::IN | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
-        Ok(epoll::add(&self.epoll, fd, EventData::new_u64(key as u64), interest)?)
+        Ok(epoll::add(
+            &self.epoll,
+            fd,
+            EventData::new_u64(key as u64),
+            interest,
+        )?)
     }
 
     pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -212,7 +221,10 @@ impl Poller {
             return Ok(());
         }
         let relative = Itimerspec {
-            it_interval: Timespec { tv_sec: 0, tv_nsec: 0 },
+            it_interval: Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
             it_value: Timespec {
                 tv_sec: timeout.as_secs() as i64,
                 tv_nsec: i64::from(timeout.subsec_nanos()),
