@@ -5,6 +5,7 @@
 //! shutdown cancels the ones that have not started) whose future runs the closure once.
 
 use crate::context;
+use crate::current;
 use crate::runtime::{Config, Handle};
 use crate::sync::{Condvar, Mutex, thread};
 use crate::task::{Header, Id, JoinHandle, Notified, Schedule, new_task};
@@ -138,7 +139,7 @@ impl BlockingPool {
             builder = builder.stack_size(size);
         }
         builder.spawn(move || {
-            let _context = context::enter_blocking(handle.clone());
+            let _context = current::enter_blocking(handle.clone());
             let config = &handle.shared().config;
             if let Some(hook) = &config.on_thread_start {
                 hook();
@@ -183,19 +184,15 @@ impl BlockingPool {
 
     /// Stops taking work and waits for the threads to finish what they are running, for at
     /// most `timeout` (forever if `None`). Threads still busy after that are left to finish
-    /// on their own.
-    pub(crate) fn shutdown(&self, timeout: Option<Duration>) {
+    /// on their own. `on_own_thread`: the caller is one of this pool's threads (by its role),
+    /// which cannot wait for itself.
+    pub(crate) fn shutdown(&self, timeout: Option<Duration>, on_own_thread: bool) {
         // `None`: wait for as long as it takes (also for a timeout too large to add to now).
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut state = self.state.lock();
         state.shutdown = true;
         self.work_available.notify_all();
-        // A blocking thread that drops its own runtime cannot wait for itself.
-        let in_this_pool = context::kind() == context::Kind::Blocking
-            && context::with_handle(|handle| {
-                handle.is_some_and(|h| std::ptr::eq(&h.shared().blocking, self))
-            });
-        let this_thread = usize::from(in_this_pool);
+        let this_thread = usize::from(on_own_thread);
         while state.num_threads > this_thread {
             match deadline {
                 None => state = self.thread_exited.wait(state),

@@ -1,25 +1,70 @@
-//! What the current thread is to the runtime: a worker, a blocking-pool thread, a thread inside
-//! `block_on`, or an outsider; which runtime it belongs to; and the running task's budget.
+//! What the current thread is to the runtimes (its **role**), and the running task's budget.
+//!
+//! The role is worker N of runtime R, a thread of R's blocking pool, or an outsider; and
+//! whether the thread is inside `block_on`. Only the scoped calls that make a thread what it is
+//! set it ([`enter_worker`], [`enter_blocking`], [`enter_block_on`], each undone by its guard),
+//! and every decision about *this thread* is taken from the role and the runtime it belongs to:
+//! the timer shard it registers in, whether a shutdown would wait for itself, whether
+//! `block_on` may block here, whether a wake may go to this worker's LIFO slot.
+//!
+//! Which runtime is *current* (the handle `heist::spawn` uses, which `Runtime::enter` changes
+//! on any thread) is the other half of the thread's state, kept a layer up in `current.rs`:
+//! a worker of runtime A that enters runtime B is still worker N *of A*.
+//!
+//! The lowest layer of the executor with `sync.rs`: this file names no runtime type. A runtime
+//! is a [`RuntimeId`], the running worker an untyped pointer that only `worker.rs` sets and
+//! reads back.
 
-use crate::runtime::Handle;
-use crate::worker::Worker;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
+/// Which runtime a role belongs to: the address of the runtime's shared state. Compared, never
+/// followed; whoever sets a role holds its runtime alive for as long as the role lasts, so the
+/// address cannot be reused by another runtime meanwhile.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    Outside,
-    /// A worker thread; the index of the worker.
-    Worker(usize),
-    Blocking,
-    BlockOn,
+pub(crate) struct RuntimeId(*const ());
+
+impl RuntimeId {
+    pub(crate) fn of<T>(shared: &T) -> RuntimeId {
+        RuntimeId(std::ptr::from_ref(shared).cast())
+    }
 }
 
+/// What kind of thread this is, and for which runtime.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Role {
+    /// A thread no runtime started (or one started by a runtime's watchdog).
+    Outsider,
+    /// Worker `index` of `runtime`.
+    Worker { runtime: RuntimeId, index: usize },
+    /// A thread of `runtime`'s blocking pool.
+    Blocking { runtime: RuntimeId },
+}
+
+impl Role {
+    /// This thread's worker index, if it is a worker of `runtime`.
+    pub(crate) fn worker_of(self, runtime: RuntimeId) -> Option<usize> {
+        match self {
+            Role::Worker { runtime: own, index } if own == runtime => Some(index),
+            _ => None,
+        }
+    }
+
+    /// Whether this thread belongs to `runtime`'s blocking pool.
+    pub(crate) fn is_blocking_thread_of(self, runtime: RuntimeId) -> bool {
+        self == Role::Blocking { runtime }
+    }
+}
+
+/// Plain cells, no destructor: the cheapest thread-local there is, read on every wake
+/// (`worker`) and every poll (`budget`).
 struct Context {
-    handle: RefCell<Option<Handle>>,
-    kind: Cell<Kind>,
-    /// The worker core running on this thread, while it runs: lets a wake from inside a task
-    /// go to this worker's LIFO slot without any lookup.
-    worker: Cell<*const Worker>,
+    role: Cell<Role>,
+    /// Inside `block_on`. Kept apart from `role`: a blocking thread of R that calls `block_on`
+    /// is still one of R's blocking threads (R's shutdown must not wait for it).
+    in_block_on: Cell<bool>,
+    /// The worker core running on this thread (a `worker::Worker`), set with the worker role:
+    /// lets a wake from inside a task go to this worker's LIFO slot without any lookup.
+    worker: Cell<*const ()>,
     /// The worker on this thread is parked (firing timers from its sleep).
     parked: Cell<bool>,
     budget: Cell<Option<u8>>,
@@ -28,8 +73,8 @@ struct Context {
 impl Context {
     const fn new() -> Self {
         Context {
-            handle: RefCell::new(None),
-            kind: Cell::new(Kind::Outside),
+            role: Cell::new(Role::Outsider),
+            in_block_on: Cell::new(false),
             worker: Cell::new(std::ptr::null()),
             parked: Cell::new(false),
             budget: Cell::new(None),
@@ -42,26 +87,17 @@ std::thread_local!(static CONTEXT: Context = const { Context::new() });
 #[cfg(loom)]
 loom::thread_local!(static CONTEXT: Context = Context::new());
 
-/// Calls `f` with the current runtime's handle, if the thread has one.
-pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
-    let mut f = Some(f);
+/// What this thread is; `Outsider` while its thread-local is being destroyed.
+pub(crate) fn role() -> Role {
+    CONTEXT.try_with(|cx| cx.role.get()).unwrap_or(Role::Outsider)
+}
+
+/// The worker pointer [`enter_worker`] set on this thread (null if none), and whether that
+/// worker is parked. Only `worker.rs` turns it back into a worker.
+pub(crate) fn worker_on_this_thread() -> (*const (), bool) {
     CONTEXT
-        .try_with(|cx| (f.take().unwrap())(cx.handle.borrow().as_ref()))
-        .unwrap_or_else(|_| (f.take().unwrap())(None))
-}
-
-pub(crate) fn kind() -> Kind {
-    CONTEXT.try_with(|cx| cx.kind.get()).unwrap_or(Kind::Outside)
-}
-
-/// Calls `f` with the worker core running on this thread, if any, and whether it is parked.
-pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>, bool) -> R) -> R {
-    let (ptr, parked) = CONTEXT
         .try_with(|cx| (cx.worker.get(), cx.parked.get()))
-        .unwrap_or((std::ptr::null(), false));
-    // SAFETY: the pointer is set by `enter_worker` for exactly as long as the worker value it
-    // points to is borrowed by its `run` loop on this thread, and cleared before that ends.
-    f(unsafe { ptr.as_ref() }, parked)
+        .unwrap_or((std::ptr::null(), false))
 }
 
 pub(crate) fn set_budget(budget: Option<u8>) -> Option<u8> {
@@ -72,54 +108,61 @@ pub(crate) fn update_budget(f: impl FnOnce(Option<u8>) -> Option<u8>) {
     let _ = CONTEXT.try_with(|cx| cx.budget.set(f(cx.budget.get())));
 }
 
-/// Restores the thread's previous context when dropped.
-pub(crate) struct ContextGuard {
-    handle: Option<Handle>,
-    kind: Kind,
-    worker: *const Worker,
-    _timers: Option<heist_timer::EnterGuard>,
-    _reactor: Option<heist_reactor::EnterGuard>,
+/// Restores the role the thread had before a scoped call changed it.
+pub(crate) struct RoleGuard {
+    role: Role,
+    in_block_on: bool,
+    worker: *const (),
 }
 
-fn enter_with(handle: Handle, kind: Kind, worker: *const Worker) -> ContextGuard {
-    let timers = enter_timers(&handle, kind);
-    let reactor = enter_reactor(&handle);
-    CONTEXT.with(|cx| ContextGuard {
-        handle: cx.handle.replace(Some(handle)),
-        kind: cx.kind.replace(kind),
+fn set_role(role: Role, in_block_on: bool, worker: *const ()) -> RoleGuard {
+    CONTEXT.with(|cx| RoleGuard {
+        role: cx.role.replace(role),
+        in_block_on: cx.in_block_on.replace(in_block_on),
         worker: cx.worker.replace(worker),
-        _timers: timers,
-        _reactor: reactor,
     })
 }
 
-/// Workers register timers in their own shard, every other thread in the last one.
-#[cfg(not(loom))]
-fn enter_timers(handle: &Handle, kind: Kind) -> Option<heist_timer::EnterGuard> {
-    let timers = &handle.shared().timers;
-    let shard = match kind {
-        Kind::Worker(index) => index,
-        _ => timers.num_shards() - 1,
-    };
-    Some(heist_timer::enter(timers.clone(), shard))
+impl Drop for RoleGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| {
+            cx.role.set(self.role);
+            cx.in_block_on.set(self.in_block_on);
+            cx.worker.set(self.worker);
+        });
+    }
 }
 
-/// Loom threads share one OS thread, and so the timers' thread-local: models use no timers.
-#[cfg(loom)]
-fn enter_timers(_: &Handle, _: Kind) -> Option<heist_timer::EnterGuard> {
-    None
+/// For the whole of a worker's run loop: `worker` must stay valid until the guard is dropped.
+pub(crate) fn enter_worker(runtime: RuntimeId, index: usize, worker: *const ()) -> RoleGuard {
+    set_role(Role::Worker { runtime, index }, false, worker)
 }
 
-/// New I/O objects on this thread register with the runtime's reactor.
-#[cfg(not(loom))]
-fn enter_reactor(handle: &Handle) -> Option<heist_reactor::EnterGuard> {
-    Some(heist_reactor::enter(handle.shared().reactor.clone()))
+/// For the whole life of a blocking-pool thread.
+pub(crate) fn enter_blocking(runtime: RuntimeId) -> RoleGuard {
+    set_role(Role::Blocking { runtime }, false, std::ptr::null())
 }
 
-/// As with the timers: models register their sources with the reactor explicitly.
-#[cfg(loom)]
-fn enter_reactor(_: &Handle) -> Option<heist_reactor::EnterGuard> {
-    None
+/// Enters `block_on`, or panics with what to do instead when blocking here would be a bug.
+/// Decided from the role alone: a worker of any runtime may not block, whatever it entered.
+#[track_caller]
+pub(crate) fn enter_block_on() -> RoleGuard {
+    let (role, in_block_on) = CONTEXT.with(|cx| (cx.role.get(), cx.in_block_on.get()));
+    if let Role::Worker { .. } = role {
+        panic!(
+            "block_on called on a heist worker thread: blocking a worker stalls every task \
+             queued on it and can deadlock the runtime. Inside a task, `.await` the future \
+             instead; for blocking code, use heist::spawn_blocking and block_on from there."
+        );
+    }
+    if in_block_on {
+        panic!(
+            "block_on called inside another block_on on the same thread: the outer future \
+             cannot make progress while the inner one blocks. `.await` the future instead, or \
+             run it with heist::spawn."
+        );
+    }
+    set_role(role, true, std::ptr::null())
 }
 
 /// Marks this thread's worker as parked while the guard lives: tasks it wakes (by firing
@@ -134,47 +177,5 @@ pub(crate) fn park_worker() -> ParkedWorker {
 impl Drop for ParkedWorker {
     fn drop(&mut self) {
         let _ = CONTEXT.try_with(|cx| cx.parked.set(false));
-    }
-}
-
-impl Drop for ContextGuard {
-    fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|cx| {
-            *cx.handle.borrow_mut() = self.handle.take();
-            cx.kind.set(self.kind);
-            cx.worker.set(self.worker);
-        });
-    }
-}
-
-/// Makes `handle` current without changing what kind of thread this is (`Runtime::enter`).
-pub(crate) fn enter(handle: Handle) -> ContextGuard {
-    let (kind, worker) = CONTEXT.with(|cx| (cx.kind.get(), cx.worker.get()));
-    enter_with(handle, kind, worker)
-}
-
-pub(crate) fn enter_worker(worker: &Worker) -> ContextGuard {
-    enter_with(worker.handle().clone(), Kind::Worker(worker.index()), worker)
-}
-
-pub(crate) fn enter_blocking(handle: Handle) -> ContextGuard {
-    enter_with(handle, Kind::Blocking, std::ptr::null())
-}
-
-/// Enters `block_on`, or panics with what to do instead when blocking here would be a bug.
-#[track_caller]
-pub(crate) fn enter_block_on(handle: Handle) -> ContextGuard {
-    match kind() {
-        Kind::Worker(_) => panic!(
-            "block_on called on a heist worker thread: blocking a worker stalls every task \
-             queued on it and can deadlock the runtime. Inside a task, `.await` the future \
-             instead; for blocking code, use heist::spawn_blocking and block_on from there."
-        ),
-        Kind::BlockOn => panic!(
-            "block_on called inside another block_on on the same thread: the outer future \
-             cannot make progress while the inner one blocks. `.await` the future instead, or \
-             run it with heist::spawn."
-        ),
-        Kind::Outside | Kind::Blocking => enter_with(handle, Kind::BlockOn, std::ptr::null()),
     }
 }

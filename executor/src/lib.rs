@@ -9,6 +9,31 @@
 //! global **injector**, which each worker also checks every 61 polls. See `worker.rs` for a
 //! task's path from `spawn` to its first poll.
 //!
+//! # Layers
+//! Bottom-up. A file uses (`crate::` paths) only the layers below its own, except in the layer
+//! marked *one unit*, whose files refer to each other: the runtime's shared state owns the
+//! blocking pool and the watchdog, which hold handles back to it. `tests/layers.rs` checks each
+//! file against this list, and that every file is in it (`models.rs`, test-only, is not).
+//!
+//! 1. `sync.rs`: std or loom primitives. `context.rs`: what this thread *is* (its role: worker
+//!    N of runtime R, blocking thread of R, outsider; inside `block_on` or not) and the running
+//!    task's budget. It names no runtime type: a runtime is a `RuntimeId`, the worker an
+//!    untyped pointer that only the worker loop sets and reads back.
+//! 2. `queue.rs` (run queues), `idle.rs` (who searches, who sleeps), `watch.rs` (who waits on
+//!    I/O and timers), `thread_clock.rs` (a worker's CPU and run-queue times, for the stall
+//!    watchdog).
+//! 3. `park.rs`: sleeping and waking a thread; in the poller only with the watch.
+//! 4. `coop.rs`: the cooperative budget.
+//! 5. `task/`: the task allocation, its state word, `JoinHandle`, the owned list.
+//! 6. `dump.rs`: task dumps.
+//! 7. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop),
+//!    `blocking.rs` (the blocking pool), `stall.rs` (the watchdog), `metrics.rs`, `current.rs`
+//!    (which runtime is current: the handle `Runtime::enter` changes, on any thread, without
+//!    changing the role), `runtime.rs` (`Builder`, `Runtime`, `Handle`); `lib.rs`'s `spawn`
+//!    and `spawn_blocking` count as this layer.
+//! 8. `join_set.rs`.
+//! 9. `task_pool.rs`, built on `JoinSet`.
+//!
 //! # Tasks
 //! A task is one allocation: a header (state word, vtable, id, spawn location, poll count,
 //! owned-list links with the spawn time), the scheduler handle, the future, whose bytes its output reuses, and the `JoinHandle`'s waker.
@@ -98,6 +123,7 @@
 mod blocking;
 mod context;
 mod coop;
+mod current;
 mod dump;
 mod idle;
 mod join_set;
@@ -155,7 +181,7 @@ where
     let mut future = Some(future);
     // Read here: the closure below would hide our caller from `#[track_caller]`.
     let location = std::panic::Location::caller();
-    context::with_handle(|handle| handle.map(|handle| handle.spawn_at(future.take().unwrap(), location)))
+    current::with_handle(|handle| handle.map(|handle| handle.spawn_at(future.take().unwrap(), location)))
         .unwrap_or_else(|| outside_runtime("heist::spawn"))
 }
 
@@ -171,7 +197,7 @@ where
 {
     let mut f = Some(f);
     let location = std::panic::Location::caller();
-    context::with_handle(|handle| handle.map(|handle| handle.spawn_blocking_at(f.take().unwrap(), location)))
+    current::with_handle(|handle| handle.map(|handle| handle.spawn_blocking_at(f.take().unwrap(), location)))
         .unwrap_or_else(|| outside_runtime("heist::spawn_blocking"))
 }
 

@@ -1,7 +1,7 @@
 //! The public face of the scheduler: `Builder`, `Runtime`, `Handle`.
 
-use crate::context;
 use crate::coop;
+use crate::current;
 use crate::dump::TaskDump;
 use crate::metrics::RuntimeMetrics;
 use crate::park::Parker;
@@ -341,7 +341,7 @@ impl Runtime {
     /// Shuts down like `drop`, but waits at most `timeout` for blocking jobs that are still
     /// running; threads still busy after that are left to finish in the background.
     pub fn shutdown_timeout(self, timeout: Duration) {
-        self.handle.shared().shutdown(Some(timeout));
+        self.shut_down(Some(timeout));
     }
 
     /// Shuts down without waiting for blocking jobs.
@@ -350,13 +350,21 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Every way of shutting down comes here: with this runtime current, since destructors of
+    /// cancelled tasks may look for it (a spawn from one is refused quietly: its `JoinHandle`
+    /// reports cancellation). Entering changes the current handle only, not what this thread
+    /// is, so a worker of another runtime shutting this one down still waits for all of ours.
+    fn shut_down(&self, blocking_timeout: Option<Duration>) {
+        let _context = current::enter(Handle::clone(&self.handle));
+        self.handle.shared().shutdown(blocking_timeout);
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
-        {
-            // Destructors of cancelled tasks may look for the current runtime.
-            let _context = context::enter(Handle::clone(&self.handle));
-            self.handle.shared().shutdown(None);
-        }
+        // Does nothing after `shutdown_timeout`: shutting down is idempotent.
+        self.shut_down(None);
         // SAFETY: dropped once, here.
         unsafe { ManuallyDrop::drop(&mut self.handle) };
     }
@@ -413,7 +421,7 @@ impl Handle {
 
     /// The runtime this thread runs in, or an error outside one.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
-        context::with_handle(|handle| handle.cloned()).ok_or(TryCurrentError(()))
+        current::with_handle(|handle| handle.cloned()).ok_or(TryCurrentError(()))
     }
 
     /// Spawns `future` as a new task and returns a handle to its output.
@@ -468,7 +476,7 @@ impl Handle {
     /// [`Runtime::block_on`]. Allowed on threads of the blocking pool.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _context = context::enter_block_on(self.clone());
+        let _context = current::enter_block_on(self.clone());
         let parker = Arc::new(Parker::new());
         let waker = unparker_waker(parker.clone());
         let mut cx = Context::from_waker(&waker);
@@ -482,9 +490,14 @@ impl Handle {
     }
 
     /// Makes this runtime current on this thread until the guard is dropped.
+    ///
+    /// Allowed on any thread, a worker of another runtime included: it changes which runtime
+    /// `heist::spawn`, `Handle::current` and new timers and sockets use, not what the thread is.
+    /// A worker of runtime A that enters runtime B is still a worker of A (it may not call
+    /// `block_on`), and its timers of B are fired by B.
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard {
-            _context: context::enter(self.clone()),
+            _context: current::enter(self.clone()),
             _runtime: std::marker::PhantomData,
         }
     }
@@ -535,7 +548,7 @@ impl Schedule for Handle {
 
 /// Keeps a runtime current on this thread; see [`Runtime::enter`].
 pub struct EnterGuard<'a> {
-    _context: context::ContextGuard,
+    _context: current::CurrentGuard,
     _runtime: std::marker::PhantomData<&'a Handle>,
 }
 

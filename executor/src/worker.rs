@@ -8,6 +8,7 @@
 use crate::blocking::BlockingPool;
 use crate::context;
 use crate::coop;
+use crate::current;
 use crate::idle::Idle;
 use crate::park::Parker;
 use crate::queue::{self, Injector, Steal, Stealer};
@@ -177,6 +178,11 @@ impl Shared {
         self.threads.lock().push(thread);
     }
 
+    /// Which runtime this is, to compare a thread's role with.
+    pub(crate) fn id(&self) -> context::RuntimeId {
+        context::RuntimeId::of(self)
+    }
+
     pub(crate) fn num_workers(&self) -> usize {
         self.remotes.len()
     }
@@ -187,7 +193,7 @@ impl Shared {
 
     /// Queues a spawned or woken task; `is_yield` sends a task that woke itself to the back.
     pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
-        context::with_worker(|worker, parked| match worker {
+        with_worker_on_this_thread(|worker, parked| match worker {
             Some(worker) if std::ptr::eq(worker.shared(), self) => {
                 if parked {
                     // Woken by timers this parked worker fires: it runs them itself when it
@@ -250,14 +256,10 @@ impl Shared {
         for remote in self.remotes.iter() {
             remote.parker.unpark();
         }
-        let own_worker = match context::kind() {
-            context::Kind::Worker(index)
-                if context::with_handle(|h| h.is_some_and(|h| std::ptr::eq(h.shared(), self))) =>
-            {
-                Some(index)
-            }
-            _ => None,
-        };
+        // From the role, not the current handle: a worker of another runtime that entered this
+        // one (`Runtime::drop` does) is none of ours, and must wait for all of them.
+        let role = context::role();
+        let own_worker = role.worker_of(self.id());
         let threads: Vec<_> = std::mem::take(&mut *self.threads.lock());
         for (index, thread) in threads.into_iter().enumerate() {
             // A worker that drops its own runtime cannot wait for itself.
@@ -272,7 +274,8 @@ impl Shared {
             task.shutdown();
         }
         self.drain_injector();
-        self.blocking.shutdown(blocking_timeout);
+        self.blocking
+            .shutdown(blocking_timeout, role.is_blocking_thread_of(self.id()));
         // I/O objects of this runtime that outlive it (held by another runtime's tasks, say)
         // get an error from now on instead of waiting for a poll that will never come.
         self.reactor.close();
@@ -301,21 +304,14 @@ impl Shared {
 }
 
 impl Worker {
-    pub(crate) fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
-    pub(crate) fn index(&self) -> usize {
-        self.index
-    }
-
     fn shared(&self) -> &Shared {
         self.handle.shared()
     }
 
     /// The worker thread's body: run tasks until the runtime shuts down.
     pub(crate) fn run(self) {
-        let _context = context::enter_worker(&self);
+        let _context =
+            current::enter_worker(self.handle.clone(), self.index, std::ptr::from_ref(&self).cast());
         if self.watch_stalls {
             if let Some(clock) = crate::thread_clock::ThreadClock::current() {
                 let _ = self.shared().remotes[self.index].metrics.thread_clock.set(clock);
@@ -598,6 +594,15 @@ impl Worker {
         metrics.steals.store(self.steals.get(), Relaxed);
         metrics.parks.store(self.parks.get(), Relaxed);
     }
+}
+
+/// Calls `f` with the worker core running on this thread, if any, and whether it is parked.
+fn with_worker_on_this_thread<R>(f: impl FnOnce(Option<&Worker>, bool) -> R) -> R {
+    let (worker, parked) = context::worker_on_this_thread();
+    // SAFETY: only `Worker::run` sets this pointer, to its own `Worker`, for exactly as long
+    // as that value is borrowed by its run loop on this thread (the guard is dropped before
+    // `run` returns); at any other time it is null.
+    f(unsafe { worker.cast::<Worker>().as_ref() }, parked)
 }
 
 fn report_poll_error(error: &std::io::Error) {

@@ -1,0 +1,115 @@
+//! Which runtime is current on this thread: the handle that `heist::spawn`, `Handle::current`,
+//! new timers and new I/O objects use.
+//!
+//! [`enter`] (`Runtime::enter`, and every shutdown) changes it on any thread and leaves the
+//! thread's role (`context.rs`) alone. The scoped calls that give a thread its role
+//! ([`enter_worker`], [`enter_blocking`], [`enter_block_on`]) set the role first, then make
+//! their runtime current, since the timer shard depends on the role: a worker registers its own
+//! runtime's timers in its own shard, every other thread (a worker that entered another runtime
+//! included) in that runtime's last shard.
+
+use crate::context::{self, RoleGuard, RuntimeId};
+use crate::runtime::Handle;
+use std::cell::RefCell;
+
+#[cfg(not(loom))]
+std::thread_local!(static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) });
+#[cfg(loom)]
+loom::thread_local!(static CURRENT: RefCell<Option<Handle>> = RefCell::new(None));
+
+/// Calls `f` with the current runtime's handle, if the thread has one.
+pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+    let mut f = Some(f);
+    CURRENT
+        .try_with(|current| (f.take().unwrap())(current.borrow().as_ref()))
+        .unwrap_or_else(|_| (f.take().unwrap())(None))
+}
+
+/// Restores the previous current runtime (and, after a scoped call, the previous role) when
+/// dropped.
+pub(crate) struct CurrentGuard {
+    previous: Option<Handle>,
+    _timers: Option<heist_timer::EnterGuard>,
+    _reactor: Option<heist_reactor::EnterGuard>,
+    /// Dropped after the fields above: the role outlives the runtime it made current.
+    _role: Option<RoleGuard>,
+}
+
+fn make_current(handle: Handle, role: Option<RoleGuard>) -> CurrentGuard {
+    // After the role is set: the timer shard depends on it.
+    let timers = enter_timers(&handle);
+    let reactor = enter_reactor(&handle);
+    CurrentGuard {
+        previous: CURRENT.with(|current| current.replace(Some(handle))),
+        _timers: timers,
+        _reactor: reactor,
+        _role: role,
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+/// Workers register timers of their own runtime in their own shard; every other thread, and a
+/// worker that entered another runtime, in that runtime's last shard.
+#[cfg(not(loom))]
+fn enter_timers(handle: &Handle) -> Option<heist_timer::EnterGuard> {
+    let shared = handle.shared();
+    let timers = &shared.timers;
+    let shard = context::role()
+        .worker_of(shared.id())
+        .unwrap_or(timers.num_shards() - 1);
+    Some(heist_timer::enter(timers.clone(), shard))
+}
+
+/// Loom threads share one OS thread, and so the timers' thread-local: models use no timers.
+#[cfg(loom)]
+fn enter_timers(_: &Handle) -> Option<heist_timer::EnterGuard> {
+    None
+}
+
+/// New I/O objects on this thread register with the runtime's reactor.
+#[cfg(not(loom))]
+fn enter_reactor(handle: &Handle) -> Option<heist_reactor::EnterGuard> {
+    Some(heist_reactor::enter(handle.shared().reactor.clone()))
+}
+
+/// As with the timers: models register their sources with the reactor explicitly.
+#[cfg(loom)]
+fn enter_reactor(_: &Handle) -> Option<heist_reactor::EnterGuard> {
+    None
+}
+
+/// Makes `handle` current, on any thread, without changing the thread's role.
+pub(crate) fn enter(handle: Handle) -> CurrentGuard {
+    make_current(handle, None)
+}
+
+/// For the whole of a worker's run loop; `worker` is the worker itself (see
+/// [`context::enter_worker`]).
+pub(crate) fn enter_worker(handle: Handle, index: usize, worker: *const ()) -> CurrentGuard {
+    let role = context::enter_worker(runtime_of(&handle), index, worker);
+    make_current(handle, Some(role))
+}
+
+/// For the whole life of a blocking-pool thread.
+pub(crate) fn enter_blocking(handle: Handle) -> CurrentGuard {
+    let role = context::enter_blocking(runtime_of(&handle));
+    make_current(handle, Some(role))
+}
+
+/// Enters `block_on` on `handle`'s runtime, or panics where blocking would be a bug (see
+/// [`context::enter_block_on`]).
+#[track_caller]
+pub(crate) fn enter_block_on(handle: Handle) -> CurrentGuard {
+    let role = context::enter_block_on();
+    make_current(handle, Some(role))
+}
+
+fn runtime_of(handle: &Handle) -> RuntimeId {
+    handle.shared().id()
+}
