@@ -7,7 +7,7 @@
 mod common;
 
 use common::run_with_timeout;
-use heist::io::{AsyncReadExt, AsyncWriteExt};
+use heist::io::AsyncReadExt;
 use heist::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -78,7 +78,10 @@ fn an_always_ready_socket_does_not_starve_an_interval() {
         feeding.store(false, Ordering::Relaxed);
         drop(rt);
         feeder.join().unwrap();
-        assert!(ticks >= MIN_TICKS, "the interval ticked {ticks} times in {HOG_TIME:?}");
+        assert!(
+            ticks >= MIN_TICKS,
+            "the interval ticked {ticks} times in {HOG_TIME:?}"
+        );
     });
 }
 
@@ -94,7 +97,10 @@ fn a_task_feeding_itself_through_a_channel_does_not_starve_an_interval() {
                 tx.send(n + 1).unwrap();
             }
         });
-        assert!(ticks >= MIN_TICKS, "the interval ticked {ticks} times in {HOG_TIME:?}");
+        assert!(
+            ticks >= MIN_TICKS,
+            "the interval ticked {ticks} times in {HOG_TIME:?}"
+        );
     });
 }
 
@@ -120,7 +126,10 @@ fn an_always_due_interval_does_not_starve_a_sleep() {
         stop.store(true, Ordering::Relaxed);
         rt.block_on(hog).unwrap();
         let slept = slept.unwrap();
-        assert!(slept < HOG_TIME, "a 10 ms sleep took {slept:?} beside the interval");
+        assert!(
+            slept < HOG_TIME,
+            "a 10 ms sleep took {slept:?} beside the interval"
+        );
     });
 }
 

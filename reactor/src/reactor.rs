@@ -245,8 +245,19 @@ impl Registration {
         cx: &mut Context<'_>,
         fd: BorrowedFd<'_>,
     ) -> Poll<io::Result<Ready>> {
+        let spent = std::task::ready!(heist_coop::poll_proceed(cx));
         let poll = self.source.poll_ready(direction, cx);
+        Self::spend_if_ready(spent, &poll);
         self.rearm_if_pending(poll, fd)
+    }
+
+    /// Readiness reported is an operation about to complete: it costs a unit of the task's
+    /// cooperative budget, so a task whose socket is always ready still yields its worker.
+    #[cfg(not(loom))]
+    fn spend_if_ready(spent: heist_coop::Spent, poll: &Poll<io::Result<Ready>>) {
+        if poll.is_ready() {
+            spent.made_progress();
+        }
     }
 
     /// Waits for `direction` to be ready, for a future that calls [`forget`](Self::forget)
@@ -259,7 +270,9 @@ impl Registration {
         fd: BorrowedFd<'_>,
         id: &mut Option<u64>,
     ) -> Poll<io::Result<Ready>> {
+        let spent = std::task::ready!(heist_coop::poll_proceed(cx));
         let poll = self.source.poll_ready_listed(direction, cx, id);
+        Self::spend_if_ready(spent, &poll);
         self.rearm_if_pending(poll, fd)
     }
 
