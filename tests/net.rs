@@ -1660,6 +1660,59 @@ fn abandoned_poll_api_reads_keep_a_bounded_number_of_wakers() {
     });
 }
 
+/// Two tasks on `rt`, each parked on its socket when this returns: a *blocker*, which waits
+/// for a byte on `trigger`, says so on `blocking`, then blocks its worker thread in `block`;
+/// and a *reader*, which returns what it reads (up to 5 bytes) from `reader`.
+fn spawn_blocker_and_reader(
+    rt: &heist::Runtime,
+    trigger: std::os::unix::net::UnixStream,
+    reader: std::os::unix::net::UnixStream,
+    blocking: mpsc::Sender<()>,
+    block: impl FnOnce() + Send + 'static,
+) -> (heist::task::JoinHandle<()>, heist::task::JoinHandle<Vec<u8>>) {
+    let _guard = rt.enter();
+    let trigger = Async::new(trigger).unwrap();
+    let reader = Async::new(reader).unwrap();
+    // Use up the sockets' initial readiness, so both tasks wait for the poller.
+    let mut buf = [0; 1];
+    for socket in [&trigger, &reader] {
+        assert_eq!(
+            socket.get_ref().read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
+    let (parked_tx, parked_rx) = mpsc::channel();
+    let blocker = rt.spawn(on_pending(
+        async move {
+            let mut buf = [0; 1];
+            trigger
+                .read_with(|mut socket| socket.read(&mut buf))
+                .await
+                .unwrap();
+            blocking.send(()).unwrap();
+            block();
+        },
+        {
+            let parked_tx = parked_tx.clone();
+            move || parked_tx.send(()).unwrap()
+        },
+    ));
+    let reader = rt.spawn(on_pending(
+        async move {
+            let mut buf = [0; 5];
+            let n = reader
+                .read_with(|mut socket| socket.read(&mut buf))
+                .await
+                .unwrap();
+            buf[..n].to_vec()
+        },
+        move || parked_tx.send(()).unwrap(),
+    ));
+    parked_rx.recv().unwrap();
+    parked_rx.recv().unwrap();
+    (blocker, reader)
+}
+
 /// A worker that takes in an I/O event and then blocks inside the woken task (a blocking call
 /// where it should not be) must not stall the I/O of every other task: another worker takes
 /// the poller over. Here the blocked task is woken by the event the poller-holding worker
@@ -1670,56 +1723,11 @@ fn a_worker_blocked_in_a_task_does_not_stall_other_io() {
         let rt = runtime(2);
         let (a_reader, mut a_writer) = std::os::unix::net::UnixStream::pair().unwrap();
         let (b_reader, mut b_writer) = std::os::unix::net::UnixStream::pair().unwrap();
-        let (parked_tx, parked_rx) = mpsc::channel();
         let (blocking_tx, blocking_rx) = mpsc::channel();
         let (release_tx, release_rx) = mpsc::channel::<()>();
-        let _guard = rt.enter();
-        let a_reader = Async::new(a_reader).unwrap();
-        let b_reader = Async::new(b_reader).unwrap();
-        // Use up the sockets' initial readiness, so both tasks wait for the poller.
-        let mut buf = [0; 1];
-        assert_eq!(
-            a_reader.get_ref().read(&mut buf).unwrap_err().kind(),
-            io::ErrorKind::WouldBlock
-        );
-        assert_eq!(
-            b_reader.get_ref().read(&mut buf).unwrap_err().kind(),
-            io::ErrorKind::WouldBlock
-        );
-
-        let blocker = rt.spawn(on_pending(
-            {
-                let parked_tx = parked_tx.clone();
-                async move {
-                    let _ = parked_tx;
-                    let mut buf = [0; 1];
-                    a_reader
-                        .read_with(|mut socket| socket.read(&mut buf))
-                        .await
-                        .unwrap();
-                    blocking_tx.send(()).unwrap();
-                    // Blocks this worker thread until the test is over.
-                    release_rx.recv().unwrap();
-                }
-            },
-            {
-                let parked_tx = parked_tx.clone();
-                move || parked_tx.send(()).unwrap()
-            },
-        ));
-        let reader = rt.spawn(on_pending(
-            async move {
-                let mut buf = [0; 5];
-                let n = b_reader
-                    .read_with(|mut socket| socket.read(&mut buf))
-                    .await
-                    .unwrap();
-                buf[..n].to_vec()
-            },
-            move || parked_tx.send(()).unwrap(),
-        ));
-        parked_rx.recv().unwrap();
-        parked_rx.recv().unwrap();
+        let (blocker, reader) = spawn_blocker_and_reader(&rt, a_reader, b_reader, blocking_tx, move || {
+            release_rx.recv().unwrap()
+        });
 
         a_writer.write_all(b"x").unwrap();
         blocking_rx.recv().unwrap();
@@ -1744,56 +1752,17 @@ fn io_is_served_when_the_standby_is_woken_for_work_while_the_holder_is_blocked()
             let rt = runtime(3);
             let (a_reader, mut a_writer) = std::os::unix::net::UnixStream::pair().unwrap();
             let (c_reader, mut c_writer) = std::os::unix::net::UnixStream::pair().unwrap();
-            let (parked_tx, parked_rx) = mpsc::channel();
             let (blocking_tx, blocking_rx) = mpsc::channel();
             let (release_tx, release_rx) = mpsc::channel::<()>();
             let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
-            let _guard = rt.enter();
-            let a_reader = Async::new(a_reader).unwrap();
-            let c_reader = Async::new(c_reader).unwrap();
-            let mut buf = [0; 1];
-            for reader in [&a_reader, &c_reader] {
-                assert_eq!(
-                    reader.get_ref().read(&mut buf).unwrap_err().kind(),
-                    io::ErrorKind::WouldBlock
-                );
-            }
-            let block_until_released = {
-                let release_rx = release_rx.clone();
-                move || release_rx.lock().unwrap().recv().unwrap()
-            };
-            let blocker = rt.spawn(on_pending(
-                {
-                    let blocking_tx = blocking_tx.clone();
-                    let block = block_until_released.clone();
-                    async move {
-                        let mut buf = [0; 1];
-                        a_reader
-                            .read_with(|mut socket| socket.read(&mut buf))
-                            .await
-                            .unwrap();
-                        blocking_tx.send(()).unwrap();
-                        block();
-                    }
-                },
-                {
-                    let parked_tx = parked_tx.clone();
-                    move || parked_tx.send(()).unwrap()
-                },
-            ));
-            let reader = rt.spawn(on_pending(
-                async move {
-                    let mut buf = [0; 5];
-                    let n = c_reader
-                        .read_with(|mut socket| socket.read(&mut buf))
-                        .await
-                        .unwrap();
-                    buf[..n].to_vec()
-                },
-                move || parked_tx.send(()).unwrap(),
-            ));
-            parked_rx.recv().unwrap();
-            parked_rx.recv().unwrap();
+            let block_until_released = move || release_rx.lock().unwrap().recv().unwrap();
+            let (blocker, reader) = spawn_blocker_and_reader(
+                &rt,
+                a_reader,
+                c_reader,
+                blocking_tx.clone(),
+                block_until_released.clone(),
+            );
 
             // The holder takes the event and blocks in the blocker's poll...
             a_writer.write_all(b"x").unwrap();
