@@ -9,7 +9,7 @@
 //!   on heist's timer wheels ([`heist::time::sleep`](crate::time::sleep)); hyper's timeouts and
 //!   keep-alive pings (`header_read_timeout`, `keep_alive_interval`...) need one.
 //! - [`HeistIo`](crate::hyper::HeistIo) turns a `futures-io` stream
-//!   ([`heist::net::TcpStream`](crate::net::TcpStream), [`UnixStream`](crate::net::UnixStream),
+//!   ([`heist::net::TcpStream`](crate::net::TcpStream), `UnixStream` on Unix,
 //!   any `AsyncRead + AsyncWrite`) into hyper's [`Read`](::hyper::rt::Read) +
 //!   [`Write`](::hyper::rt::Write), and the reverse: a hyper stream (an
 //!   [`Upgraded`](::hyper::upgrade::Upgraded) connection, say) into a `futures-io` one.

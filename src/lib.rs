@@ -253,7 +253,9 @@ pub mod task {
 /// `Barrier`, usable from any runtime's tasks.
 pub mod sync;
 
-/// Networking: TCP, UDP and Unix-domain sockets, registered with the runtime's reactor.
+/// Networking: TCP, UDP and (on Unix only) Unix-domain sockets, registered with the runtime's
+/// reactor. Host names are resolved on the runtime's blocking pool ([`lookup_host`](net::lookup_host)),
+/// IP addresses in place.
 ///
 /// ```
 /// use heist::io::{AsyncReadExt, AsyncWriteExt};
@@ -287,13 +289,15 @@ pub mod net {
     }
 }
 
-/// Asynchronous I/O: [`Async<T>`](crate::io::Async) for any file descriptor, and the
+/// Asynchronous I/O: [`Async<T>`](crate::io::Async) for any file descriptor (on Windows: for
+/// any socket, `T: AsSocket`), and the
 /// `futures-io` traits with their extension methods (`read`, `read_exact`, `read_to_end`,
 /// `write_all`, `flush`, `close`, `copy`...) from `futures-lite`.
 ///
 /// `close()` is tokio's `shutdown()`: on a TCP stream it sends FIN.
 ///
 /// ```
+/// # #[cfg(unix)] { // Unix only: Unix sockets, signals, and `sh`/`cat`/`echo`.
 /// use heist::io::{Async, AsyncReadExt, AsyncWriteExt};
 /// use std::os::unix::net::UnixStream;
 ///
@@ -307,6 +311,7 @@ pub mod net {
 ///     std::io::Result::Ok(())
 /// })
 /// .unwrap();
+/// # }
 /// ```
 pub mod io {
     pub use futures_lite::io::{
@@ -321,14 +326,16 @@ pub mod io {
 #[cfg(feature = "hyper")]
 pub mod hyper;
 
-/// Signals, delivered through the runtime's reactor: [`ctrl_c`](signal::ctrl_c) and, in
-/// [`signal::unix`], a listener for any catchable signal.
+/// Signals, delivered through the runtime's reactor: [`ctrl_c`](signal::ctrl_c) and, on Unix
+/// only, in `signal::unix`, a listener for any catchable signal. On Windows `ctrl_c` is a
+/// console control handler (`CTRL_C_EVENT`).
 ///
 /// A listener sees every delivery that arrives after it was made; deliveries that arrive
 /// before a `recv` coalesce into one. The first listener for a signal replaces that signal's
 /// default action for the rest of the process's life (a `SIGINT` no longer ends it).
 ///
 /// ```
+/// # #[cfg(unix)] { // Unix only: Unix sockets, signals, and `sh`/`cat`/`echo`.
 /// use heist::process::Command;
 /// use heist::signal::unix::{SignalKind, signal};
 ///
@@ -341,6 +348,7 @@ pub mod hyper;
 ///     std::io::Result::Ok(())
 /// })
 /// .unwrap();
+/// # }
 /// ```
 ///
 /// Waiting for Ctrl-C:
@@ -356,9 +364,10 @@ pub mod hyper;
 pub mod signal {
     pub use heist_reactor::signal::ctrl_c;
 
-    /// Unix signals: [`signal`](unix::signal) makes a [`Signal`](unix::Signal) listener for
-    /// a [`SignalKind`](unix::SignalKind); `Signal::recv` waits for the next delivery, and
-    /// `Signal` is also a `Stream` of `()`.
+    /// Unix signals (Unix only): [`signal`](unix::signal) makes a [`Signal`](unix::Signal)
+    /// listener for a [`SignalKind`](unix::SignalKind); `Signal::recv` waits for the next
+    /// delivery, and `Signal` is also a `Stream` of `()`.
+    #[cfg(unix)]
     pub mod unix {
         pub use heist_reactor::signal::unix::{Signal, SignalKind, signal};
     }
@@ -366,12 +375,18 @@ pub mod signal {
 
 /// Child processes: [`Command`](process::Command) in `std::process::Command`'s shape, whose
 /// [`Child`](process::Child) is waited for without blocking a worker (a pidfd registered
-/// with the reactor on Linux, SIGCHLD elsewhere) and whose pipes are asynchronous.
+/// with the reactor on Linux, SIGCHLD on other Unix systems) and whose pipes are asynchronous.
+///
+/// On Windows a `Child` is waited for on the runtime's blocking pool (a pool thread blocks on
+/// the process handle; never a worker), and its pipes are std's blocking ones:
+/// `output()`/`wait_with_output()` read them on the blocking pool, anything else should use
+/// them from `spawn_blocking`.
 ///
 /// A `Child` dropped before it ended keeps running (unless `kill_on_drop(true)`) and is
 /// reaped in the background when it ends.
 ///
 /// ```
+/// # #[cfg(unix)] { // Unix only: Unix sockets, signals, and `sh`/`cat`/`echo`.
 /// use heist::io::{AsyncReadExt, AsyncWriteExt};
 /// use heist::process::{Command, Stdio};
 ///
@@ -391,6 +406,7 @@ pub mod signal {
 ///     std::io::Result::Ok(())
 /// })
 /// .unwrap();
+/// # }
 /// ```
 pub mod process {
     pub use heist_reactor::process::{

@@ -3,6 +3,9 @@
 //! once descriptors are freed.
 //!
 //! The only test of its binary: it lowers the whole process's `RLIMIT_NOFILE`.
+//!
+//! Unix only: descriptor limits (`setrlimit`).
+#![cfg(unix)]
 
 mod common;
 #[path = "common/net.rs"]

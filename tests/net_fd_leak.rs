@@ -5,6 +5,9 @@
 //!
 //! The only test of its binary: tests of the same binary run at once, in threads, and their
 //! descriptors would be counted too.
+//!
+//! Unix only: counts open descriptors in `/proc/self/fd`.
+#![cfg(unix)]
 
 mod common;
 #[path = "common/net.rs"]

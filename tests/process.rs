@@ -3,6 +3,9 @@
 //! Nothing sleeps to let a process get somewhere: a child that must still be running at some
 //! point blocks reading its stdin (`sh -c 'read line'`) until the test closes it, and "reaped"
 //! is observed with `waitid(WNOWAIT)` (which looks without reaping) through `eventually`.
+//!
+//! Unix only: the children are `sh`, `cat`, `sleep`..., and the reaping is Unix's.
+#![cfg(unix)]
 
 mod common;
 

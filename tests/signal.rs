@@ -7,6 +7,9 @@
 //! deliveries use `raise`, so they need no sleep to know a delivery has happened. Tests that
 //! send signals hold `SERIAL`, so no test sees another's deliveries. `ctrl_c` (SIGINT) is in
 //! `signal_ctrl_c.rs`, its own process.
+//!
+//! Unix only: `heist::signal::unix` and `libc` signals.
+#![cfg(unix)]
 
 mod common;
 #[path = "common/net.rs"]
@@ -254,12 +257,20 @@ fn a_signal_has_at_most_64_listeners_at_once() {
     });
 }
 
+/// A real-time signal on Linux; elsewhere (no `SIGRTMIN`) `SIGURG`, ignored by default.
+fn signal_no_other_test_uses() -> i32 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return libc::SIGRTMIN() + 2;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return libc::SIGURG;
+}
+
 #[test]
 fn recv_returns_none_once_the_runtime_is_gone() {
     run_with_timeout("recv_returns_none_once_the_runtime_is_gone", || {
         let runtime = runtime(1);
         let mut listener = runtime
-            .block_on(async { signal(SignalKind::from_raw(libc::SIGRTMIN() + 2)) })
+            .block_on(async { signal(SignalKind::from_raw(signal_no_other_test_uses())) })
             .unwrap();
         drop(runtime);
         assert_eq!(futures_lite::future::block_on(listener.recv()), None);

@@ -4,6 +4,9 @@
 //! SIGINT is sent with `raise`, whose handler has run when it returns, so no sleep is needed to
 //! know a delivery happened. Before any listener exists, that `raise` would kill this process:
 //! the test fails loudly if the handler is not installed.
+//!
+//! Unix only: delivers SIGINT with `raise` (Windows' Ctrl-C is a console event, not tested here).
+#![cfg(unix)]
 
 mod common;
 #[path = "common/net.rs"]

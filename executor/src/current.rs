@@ -72,10 +72,19 @@ fn enter_timers(_: &Handle) -> Option<heist_timer::EnterGuard> {
     None
 }
 
-/// New I/O objects on this thread register with the runtime's reactor.
+/// New I/O objects on this thread register with the runtime's reactor, and the reactor's
+/// blocking work (name lookups) runs on the runtime's blocking pool, not on this thread.
 #[cfg(not(loom))]
 fn enter_reactor(handle: &Handle) -> Option<heist_reactor::EnterGuard> {
-    Some(heist_reactor::enter(handle.shared().reactor.clone()))
+    let pool = handle.clone();
+    let spawn_blocking: heist_reactor::BlockingSpawner = std::sync::Arc::new(move |job| {
+        // Detached: the job reports its own result (or its cancellation, by being dropped).
+        drop(pool.spawn_blocking(job));
+    });
+    Some(heist_reactor::enter(
+        handle.shared().reactor.clone(),
+        spawn_blocking,
+    ))
 }
 
 /// As with the timers: models register their sources with the reactor explicitly.

@@ -1,15 +1,20 @@
-//! [`Async<T>`]: any file descriptor, made non-blocking and registered with the reactor.
+//! [`Async<T>`]: any file descriptor (on Windows, any socket), made non-blocking and registered
+//! with the reactor.
 
 use crate::context;
 use crate::reactor::Registration;
 use crate::source::{Direction, Ready};
+use crate::sys::{AsSource, Borrow, BorrowedSource};
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 /// An I/O object (a pipe, a tty, an eventfd, a socket...) driven by the runtime's reactor.
+///
+/// On Unix `T` is anything with a file descriptor (`AsFd`). On Windows it is a socket
+/// (`AsSocket`): `polling`'s IOCP backend polls sockets only, so pipes, consoles and files
+/// cannot be `Async` there.
 ///
 /// `Async::new` puts the descriptor in non-blocking mode and registers it with the reactor of
 /// the runtime it is called in. Operations are attempted directly; when one would block, the
@@ -23,19 +28,19 @@ use std::task::{Context, Poll, ready};
 ///
 /// The runnable examples are in the `heist` crate, under `heist::io::Async`.
 #[derive(Debug)]
-pub struct Async<T: AsFd> {
+pub struct Async<T: AsSource> {
     registration: Registration,
     /// `None` only while `into_inner` or `drop` takes it out.
     io: Option<T>,
 }
 
-impl<T: AsFd> Async<T> {
+impl<T: AsSource> Async<T> {
     /// Switches `io` to non-blocking mode and registers it with the current runtime's reactor.
     ///
     /// Fails outside a runtime, or when the poller refuses the descriptor (for example a
     /// regular file, which epoll does not support: use `heist::spawn_blocking` for files).
     pub fn new(io: T) -> io::Result<Async<T>> {
-        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        crate::sys::set_nonblocking(io.source())?;
         Self::new_nonblocking(io)
     }
 
@@ -43,7 +48,7 @@ impl<T: AsFd> Async<T> {
     pub fn new_nonblocking(io: T) -> io::Result<Async<T>> {
         let reactor = context::current()?;
         // SAFETY: `io` is owned by the returned value, which deregisters before dropping it.
-        let registration = unsafe { Registration::new(reactor, io.as_fd())? };
+        let registration = unsafe { Registration::new(reactor, io.source())? };
         Ok(Async {
             registration,
             io: Some(io),
@@ -63,7 +68,7 @@ impl<T: AsFd> Async<T> {
     /// Deregisters the descriptor and gives it back, still in non-blocking mode.
     pub fn into_inner(mut self) -> io::Result<T> {
         let io = self.io.take().expect("present until dropped");
-        self.registration.deregister(io.as_fd());
+        self.registration.deregister(io.source());
         Ok(io)
     }
 
@@ -90,14 +95,14 @@ impl<T: AsFd> Async<T> {
     /// Polls for read readiness.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.registration
-            .poll_ready(Direction::Read, cx, self.get_ref().as_fd())
+            .poll_ready(Direction::Read, cx, self.get_ref().source())
             .map_ok(drop)
     }
 
     /// Polls for write readiness.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.registration
-            .poll_ready(Direction::Write, cx, self.get_ref().as_fd())
+            .poll_ready(Direction::Write, cx, self.get_ref().source())
             .map_ok(drop)
     }
 
@@ -221,7 +226,7 @@ impl<T: AsFd> Async<T> {
     ) -> Poll<io::Result<R>> {
         let io = self.get_ref();
         loop {
-            let ready = ready!(self.registration.poll_ready(direction, cx, io.as_fd()))?;
+            let ready = ready!(self.registration.poll_ready(direction, cx, io.source()))?;
             match op(io) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
                 result => {
@@ -242,7 +247,7 @@ impl<T: AsFd> Async<T> {
     ) -> Poll<io::Result<R>> {
         let io = self.io.as_mut().expect("present until dropped");
         loop {
-            let ready = ready!(self.registration.poll_ready(direction, cx, io.as_fd()))?;
+            let ready = ready!(self.registration.poll_ready(direction, cx, io.source()))?;
             match op(io) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
                 result => return Poll::Ready(result),
@@ -252,23 +257,23 @@ impl<T: AsFd> Async<T> {
 }
 
 /// The wait of one async method: listed in the source while pending, taken off when dropped.
-struct Readiness<'a, T: AsFd> {
+struct Readiness<'a, T: AsSource> {
     io: &'a Async<T>,
     direction: Direction,
     id: Option<u64>,
 }
 
-impl<T: AsFd> Future for Readiness<'_, T> {
+impl<T: AsSource> Future for Readiness<'_, T> {
     type Output = io::Result<Ready>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Readiness { io, direction, id } = &mut *self;
         io.registration
-            .poll_ready_listed(*direction, cx, io.get_ref().as_fd(), id)
+            .poll_ready_listed(*direction, cx, io.get_ref().source(), id)
     }
 }
 
-impl<T: AsFd> Drop for Readiness<'_, T> {
+impl<T: AsSource> Drop for Readiness<'_, T> {
     fn drop(&mut self) {
         if let Some(id) = self.id {
             self.io.registration.forget(id);
@@ -277,30 +282,46 @@ impl<T: AsFd> Drop for Readiness<'_, T> {
 }
 
 // Nothing in `Async` is pinned structurally: `T` is only ever reached through `&`/`&mut`.
-impl<T: AsFd> Unpin for Async<T> {}
+impl<T: AsSource> Unpin for Async<T> {}
 
-impl<T: AsFd> Drop for Async<T> {
+impl<T: AsSource> Drop for Async<T> {
     fn drop(&mut self) {
         if let Some(io) = self.io.take() {
             // Deleted from the poller while still open, as `polling` requires; closed after.
-            self.registration.deregister(io.as_fd());
+            self.registration.deregister(io.source());
         }
     }
 }
 
-impl<T: AsFd> AsFd for Async<T> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.get_ref().as_fd()
+#[cfg(unix)]
+impl<T: AsSource> std::os::fd::AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedSource<'_> {
+        self.get_ref().source()
     }
 }
 
-impl<T: AsFd> AsRawFd for Async<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.get_ref().as_fd().as_raw_fd()
+#[cfg(unix)]
+impl<T: AsSource> std::os::fd::AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.get_ref().source())
     }
 }
 
-impl<T: AsFd + Read> AsyncRead for Async<T> {
+#[cfg(windows)]
+impl<T: AsSource> std::os::windows::io::AsSocket for Async<T> {
+    fn as_socket(&self) -> BorrowedSource<'_> {
+        self.get_ref().source()
+    }
+}
+
+#[cfg(windows)]
+impl<T: AsSource> std::os::windows::io::AsRawSocket for Async<T> {
+    fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+        std::os::windows::io::AsRawSocket::as_raw_socket(&self.get_ref().source())
+    }
+}
+
+impl<T: AsSource + Read> AsyncRead for Async<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.poll_with_mut(cx, Direction::Read, |io| io.read(buf))
     }
@@ -314,7 +335,7 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
     }
 }
 
-impl<T: AsFd> AsyncRead for &Async<T>
+impl<T: AsSource> AsyncRead for &Async<T>
 where
     for<'a> &'a T: Read,
 {
@@ -331,7 +352,7 @@ where
     }
 }
 
-impl<T: AsFd + Write> AsyncWrite for Async<T> {
+impl<T: AsSource + Write> AsyncWrite for Async<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_with_mut(cx, Direction::Write, |io| io.write(buf))
     }
@@ -353,7 +374,7 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
     }
 }
 
-impl<T: AsFd> AsyncWrite for &Async<T>
+impl<T: AsSource> AsyncWrite for &Async<T>
 where
     for<'a> &'a T: Write,
 {
@@ -384,12 +405,20 @@ mod tests {
     use crate::{Reactor, enter};
     use std::future::Future;
     use std::io::{Read, Write};
-    use std::os::unix::net::UnixStream;
+    use std::net::{TcpListener, TcpStream};
     use std::pin::pin;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::task::{Context, Wake, Waker};
     use std::time::Duration;
+
+    /// A connected loopback pair (sockets: what every platform's poller takes, IOCP included).
+    fn tcp_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
+    }
 
     struct CountWakes(AtomicUsize);
 
@@ -405,8 +434,9 @@ mod tests {
     #[test]
     fn one_shot_registrations_are_rearmed_for_every_wait() {
         let reactor = Arc::new(Reactor::new_oneshot().unwrap());
-        let _current = enter(reactor.clone());
-        let (reader, mut writer) = UnixStream::pair().unwrap();
+        // This test does no blocking work; a thread per job would do if it did.
+        let _current = enter(reactor.clone(), Arc::new(|job| drop(std::thread::spawn(job))));
+        let (reader, mut writer) = tcp_pair();
         let reader = Async::new(reader).unwrap();
         let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
         let waker = Waker::from(wakes.clone());

@@ -7,6 +7,14 @@
 //! that new I/O objects on this thread register with). The runtime calls `poll` from the one
 //! parked worker that holds the right to wait on I/O; the rest is the executor's business.
 //!
+//! # Blocking work
+//! Some calls cannot be made non-blocking: a host-name lookup (`getaddrinfo`) and, on Linux,
+//! a Unix-domain connect to a listener whose backlog is full. They must not run on a worker,
+//! where they would stall every task queued behind them, and this crate has no threads. So
+//! [`enter`] also takes a [`BlockingSpawner`]: the executor lends its blocking pool, a
+//! function that runs a boxed job there. Everything else (IP addresses, sockets, readiness)
+//! stays on the calling thread.
+//!
 //! # From the poller to a task
 //! 1. [`Async::new`] switches a descriptor to non-blocking mode and registers it, for both
 //!    directions, under a key: its slot in the reactor's source table plus the slot's
@@ -34,9 +42,12 @@ mod poller;
 mod reactor;
 mod source;
 mod sync;
+mod sys;
 
 #[cfg(not(loom))]
 mod async_fd;
+#[cfg(not(loom))]
+mod blocking;
 #[cfg(not(loom))]
 pub mod net;
 #[cfg(not(loom))]
@@ -46,7 +57,7 @@ pub mod signal;
 
 #[cfg(not(loom))]
 pub use async_fd::Async;
-pub use context::{EnterGuard, enter};
+pub use context::{BlockingJob, BlockingSpawner, EnterGuard, enter};
 pub use poller::POLLER_ENV;
 pub use reactor::Reactor;
 

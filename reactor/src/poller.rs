@@ -168,10 +168,10 @@ mod linux {
 #[cfg(not(any(loom, miri)))]
 mod os {
     use super::PolledEvent;
+    use crate::sys::BorrowedSource;
     use polling::{Event, PollMode};
     use std::io;
     use std::num::NonZeroUsize;
-    use std::os::fd::{AsRawFd, BorrowedFd};
     use std::time::Duration;
 
     /// How many events one wait takes at most; more stay queued in the kernel for the next.
@@ -239,18 +239,15 @@ mod os {
 
         /// # Safety
         /// `fd` must be [`delete`](Self::delete)d before it is closed.
-        pub(crate) unsafe fn add(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
+        pub(crate) unsafe fn add(&self, fd: BorrowedSource<'_>, key: usize) -> io::Result<()> {
             // SAFETY: forwarded from the caller.
-            unsafe {
-                self.poller
-                    .add_with_mode(fd.as_raw_fd(), Event::all(key), self.mode)
-            }
+            unsafe { self.poller.add_with_mode(&fd, Event::all(key), self.mode) }
         }
 
         /// Asks again for the directions some task waits for (one-shot mode only).
         pub(crate) fn rearm(
             &self,
-            fd: BorrowedFd<'_>,
+            fd: BorrowedSource<'_>,
             key: usize,
             read: bool,
             write: bool,
@@ -259,7 +256,7 @@ mod os {
                 .modify_with_mode(fd, Event::new(key, read, write), self.mode)
         }
 
-        pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        pub(crate) fn delete(&self, fd: BorrowedSource<'_>) -> io::Result<()> {
             self.poller.delete(fd)
         }
 
@@ -279,8 +276,8 @@ mod os {
 mod stand_in {
     use super::PolledEvent;
     use crate::sync::{Condvar, Mutex};
+    use crate::sys::BorrowedSource;
     use std::io;
-    use std::os::fd::BorrowedFd;
     use std::time::Duration;
 
     /// Blocks on a condvar until a model injects an event or someone notifies it.
@@ -337,19 +334,19 @@ mod stand_in {
         ///
         /// # Safety
         /// None needed; `unsafe` to match the real poller.
-        pub(crate) unsafe fn add(&self, _: BorrowedFd<'_>, _: usize) -> io::Result<()> {
+        pub(crate) unsafe fn add(&self, _: BorrowedSource<'_>, _: usize) -> io::Result<()> {
             Ok(())
         }
 
         // Only `Async` (not built under loom) calls it; miri runs use it.
         #[cfg_attr(loom, allow(dead_code))]
-        pub(crate) fn rearm(&self, _: BorrowedFd<'_>, _: usize, _: bool, _: bool) -> io::Result<()> {
+        pub(crate) fn rearm(&self, _: BorrowedSource<'_>, _: usize, _: bool, _: bool) -> io::Result<()> {
             Ok(())
         }
 
         // Only `Async` (not built under loom) calls it; miri runs use it.
         #[cfg_attr(loom, allow(dead_code))]
-        pub(crate) fn delete(&self, _: BorrowedFd<'_>) -> io::Result<()> {
+        pub(crate) fn delete(&self, _: BorrowedSource<'_>) -> io::Result<()> {
             Ok(())
         }
 

@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 #[cfg(not(loom))]
-use std::os::fd::BorrowedFd;
+use crate::sys::BorrowedSource;
 
 const INDEX_BITS: u32 = usize::BITS / 2;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
@@ -217,7 +217,7 @@ impl Registration {
     /// # Safety
     /// `fd` must stay open until [`deregister`](Self::deregister) has been called with it.
     #[cfg(not(loom))]
-    pub(crate) unsafe fn new(reactor: Arc<Reactor>, fd: BorrowedFd<'_>) -> io::Result<Self> {
+    pub(crate) unsafe fn new(reactor: Arc<Reactor>, fd: BorrowedSource<'_>) -> io::Result<Self> {
         let source = Arc::new(Source::new());
         let key = reactor.insert(source.clone())?;
         // SAFETY: the caller keeps `fd` open until `deregister`, which deletes it first.
@@ -230,7 +230,7 @@ impl Registration {
 
     /// Deletes `fd` from the poller and frees the table slot; call before closing `fd`.
     #[cfg(not(loom))]
-    pub(crate) fn deregister(&self, fd: BorrowedFd<'_>) {
+    pub(crate) fn deregister(&self, fd: BorrowedSource<'_>) {
         // Failure means the descriptor is not registered any more (say, closed behind our
         // back): either way the poller will not report it again.
         let _ = self.reactor.poller.delete(fd);
@@ -243,7 +243,7 @@ impl Registration {
         &self,
         direction: Direction,
         cx: &mut Context<'_>,
-        fd: BorrowedFd<'_>,
+        fd: BorrowedSource<'_>,
     ) -> Poll<io::Result<Ready>> {
         let spent = std::task::ready!(heist_coop::poll_proceed(cx));
         let poll = self.source.poll_ready(direction, cx);
@@ -267,7 +267,7 @@ impl Registration {
         &self,
         direction: Direction,
         cx: &mut Context<'_>,
-        fd: BorrowedFd<'_>,
+        fd: BorrowedSource<'_>,
         id: &mut Option<u64>,
     ) -> Poll<io::Result<Ready>> {
         let spent = std::task::ready!(heist_coop::poll_proceed(cx));
@@ -279,7 +279,11 @@ impl Registration {
     /// One-shot pollers report a source once, then forget it until re-armed: a task that is
     /// about to sleep asks again for the directions someone waits on.
     #[cfg(not(loom))]
-    fn rearm_if_pending(&self, poll: Poll<io::Result<Ready>>, fd: BorrowedFd<'_>) -> Poll<io::Result<Ready>> {
+    fn rearm_if_pending(
+        &self,
+        poll: Poll<io::Result<Ready>>,
+        fd: BorrowedSource<'_>,
+    ) -> Poll<io::Result<Ready>> {
         if poll.is_pending() && self.reactor.poller.needs_rearm() {
             let read = self.source.has_waiters(Direction::Read);
             let write = self.source.has_waiters(Direction::Write);

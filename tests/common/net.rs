@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+#[cfg(unix)]
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -75,6 +76,7 @@ pub fn fd_diff(before: &[(i32, String)], after: &[(i32, String)]) -> String {
 }
 
 /// `RLIMIT_NOFILE` as (soft, hard).
+#[cfg(unix)]
 #[allow(clippy::unnecessary_cast)] // `rlim_t` is narrower on some targets
 pub fn nofile_limit() -> (u64, u64) {
     let mut limit = libc::rlimit {
@@ -88,6 +90,7 @@ pub fn nofile_limit() -> (u64, u64) {
 }
 
 /// Sets the soft `RLIMIT_NOFILE`, keeping the hard limit.
+#[cfg(unix)]
 pub fn set_nofile_soft(soft: u64) {
     let (_, hard) = nofile_limit();
     let limit = libc::rlimit {
@@ -101,12 +104,17 @@ pub fn set_nofile_soft(soft: u64) {
 
 /// Raises the soft descriptor limit to at least `wanted` (or the hard limit, if lower), for
 /// tests that hold thousands of sockets open at once.
+#[cfg(unix)]
 pub fn raise_fd_limit(wanted: u64) {
     let (soft, hard) = nofile_limit();
     if soft < wanted {
         set_nofile_soft(wanted.min(hard));
     }
 }
+
+/// Windows has no per-process limit on sockets to raise.
+#[cfg(not(unix))]
+pub fn raise_fd_limit(_wanted: u64) {}
 
 /// A socket path under the temp directory, unique to this process and call, removed (if it
 /// exists) on creation and on drop.

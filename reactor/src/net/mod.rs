@@ -1,14 +1,22 @@
 //! TCP, UDP and Unix-domain sockets, in tokio's shapes, on top of [`Async`](crate::Async).
 //!
-//! Addresses are resolved with `std::net::ToSocketAddrs`: instant for IP literals, a blocking
-//! DNS lookup for host names (resolve those on `spawn_blocking` in latency-sensitive code).
+//! Addresses are heist's own [`ToSocketAddrs`]: IP addresses are used at once, on the
+//! calling thread; host names are looked up on the runtime's blocking pool ([`lookup_host`]),
+//! so a slow DNS server never holds a worker.
+//!
+//! Unix-domain sockets (`UnixListener`, `UnixStream`, `UnixDatagram`) exist on Unix only.
 
+mod addr;
+pub(crate) mod socket;
 mod split;
 mod tcp;
 mod udp;
 #[cfg(unix)]
 mod unix;
 
+#[doc(hidden)]
+pub use addr::{Resolver, set_resolver, system_resolve};
+pub use addr::{ToSocketAddrs, lookup_host};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
@@ -16,7 +24,41 @@ pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
+
+/// `AsFd`/`AsRawFd` on Unix, `AsSocket`/`AsRawSocket` on Windows, through the inner `Async`.
+macro_rules! impl_source {
+    ($($ty:ty),*) => {$(
+        #[cfg(unix)]
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner.as_fd()
+            }
+        }
+
+        #[cfg(unix)]
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner.as_raw_fd()
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsSocket for $ty {
+            fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+                self.inner.as_socket()
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsRawSocket for $ty {
+            fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+                self.inner.as_raw_socket()
+            }
+        }
+    )*};
+}
+use impl_source;
 
 /// `poll_close` of a stream: sends FIN. Closing twice, or after the peer has gone, is not an
 /// error.
@@ -27,14 +69,14 @@ fn close_write(shutdown: io::Result<()>) -> std::task::Poll<io::Result<()>> {
     }
 }
 
-/// Runs `op` on each address `addrs` resolves to, returning the first success or the last
-/// error.
+/// Runs `op` on each address `addrs` resolves to (a name on the blocking pool), returning the
+/// first success or the last error.
 async fn each_addr<T, F: Future<Output = io::Result<T>>>(
     addrs: impl ToSocketAddrs,
     mut op: impl FnMut(SocketAddr) -> F,
 ) -> io::Result<T> {
     let mut last_error = None;
-    for addr in addrs.to_socket_addrs()? {
+    for addr in addr::resolve(&addrs).await? {
         match op(addr).await {
             Ok(value) => return Ok(value),
             Err(error) => last_error = Some(error),

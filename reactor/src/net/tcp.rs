@@ -1,11 +1,10 @@
-use super::each_addr;
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::{ToSocketAddrs, each_addr};
 use crate::Async;
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::net::{self, Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,7 +32,8 @@ impl TcpListener {
     ///
     /// [`local_addr`]: Self::local_addr
     ///
-    /// Like tokio's, the socket has `SO_REUSEADDR` (a restarted server can bind at once) and a
+    /// Like tokio's, the socket has `SO_REUSEADDR` on Unix (a restarted server can bind at
+    /// once; on Windows the option would let others take the port, so it is not set) and a
     /// backlog of 1024 (std's 128 drops connections in a burst of connects: their clients
     /// then wait a whole SYN or data retransmission timeout, a second or more).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
@@ -88,17 +88,7 @@ impl TcpListener {
     }
 }
 
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+super::impl_source!(TcpListener);
 
 /// The connections of a [`TcpListener`], as a `Stream`.
 #[derive(Debug)]
@@ -127,13 +117,16 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to the first address that accepts, without blocking the thread.
+    /// Connects to the first address that accepts, without blocking the thread (a host name
+    /// is looked up on the runtime's blocking pool, see [`lookup_host`](super::lookup_host)).
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         each_addr(addr, connect_one).await
     }
 
     /// Takes over a connected stream from `std` (made non-blocking here).
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        // Accepted streams come through here too.
+        super::socket::no_sigpipe(&stream)?;
         Ok(TcpStream {
             inner: Arc::new(Async::new(stream)?),
         })
@@ -245,35 +238,13 @@ impl TcpStream {
     }
 }
 
-/// How many connections may wait in the kernel for `accept` (capped by `net.core.somaxconn`).
-const LISTEN_BACKLOG: i32 = 1024;
-
 fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
-    let socket = nonblocking_socket(addr)?;
-    rustix::net::sockopt::set_socket_reuseaddr(&socket, true)?;
-    rustix::net::bind(&socket, &addr)?;
-    rustix::net::listen(&socket, LISTEN_BACKLOG)?;
-    Ok(net::TcpListener::from(socket))
-}
-
-fn nonblocking_socket(addr: SocketAddr) -> io::Result<OwnedFd> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType};
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-    Ok(rustix::net::socket_with(family, SocketType::STREAM, flags, None)?)
+    super::socket::listen(addr)
 }
 
 async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-    let socket = nonblocking_socket(addr)?;
-    match rustix::net::connect(&socket, &addr) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::INPROGRESS) => {}
-        Err(error) => return Err(error.into()),
-    }
-    let stream = Async::new_nonblocking(net::TcpStream::from(socket))?;
+    let stream = super::socket::start_connect(addr)?;
+    let stream = Async::new_nonblocking(stream)?;
     // Writability alone proves nothing (a new source starts out ready): wait until the
     // connection is established or has failed.
     stream.write_with(connection_outcome).await?;
@@ -324,17 +295,7 @@ fn write_vectored(mut stream: &net::TcpStream, bufs: &[IoSlice<'_>]) -> io::Resu
     stream.write_vectored(bufs)
 }
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+super::impl_source!(TcpStream);
 
 macro_rules! impl_async_io_for_stream {
     ($ty:ty) => {

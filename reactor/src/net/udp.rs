@@ -1,8 +1,7 @@
-use super::each_addr;
+use super::{ToSocketAddrs, each_addr};
 use crate::Async;
 use std::io;
-use std::net::{self, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::net::{self, SocketAddr};
 use std::task::{Context, Poll};
 
 /// A UDP socket. All methods take `&self`, so one socket (in an `Arc`) can send and receive
@@ -59,7 +58,9 @@ impl UdpSocket {
         self.inner.read_with(|socket| socket.recv(buf)).await
     }
 
-    /// Sends a datagram to `target`.
+    /// Sends a datagram to `target`. A `SocketAddr` (or an IP literal) is used at once; a host
+    /// name is looked up on the blocking pool, for every call: to send many datagrams to one
+    /// named host, resolve it once with [`lookup_host`](super::lookup_host).
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
         each_addr(target, |addr| {
             self.inner.write_with(move |socket| socket.send_to(buf, addr))
@@ -108,14 +109,4 @@ impl UdpSocket {
     }
 }
 
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+super::impl_source!(UdpSocket);

@@ -1,4 +1,5 @@
 use crate::Async;
+use crate::blocking::run_blocking;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -47,12 +48,36 @@ pub struct UnixStream {
 }
 
 impl UnixStream {
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path`, without blocking the thread.
+    ///
+    /// A Unix-domain connect completes or fails at once, except while the listener's backlog
+    /// is full. Then Linux answers a non-blocking connect with `EAGAIN` and offers nothing to
+    /// wait on (the unconnected socket polls writable at once), so the connect is retried,
+    /// blocking, on the runtime's blocking pool, where it waits until the listener accepts.
+    /// Dropping the future meanwhile leaves that pool thread waiting until then.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        // A Unix-domain connect completes or fails at once; it would wait only while the
-        // listener's backlog is full, a server already in trouble.
-        let stream = UnixStream::from_std(net::UnixStream::connect(path)?)?;
-        Ok(stream)
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+        let path = path.as_ref();
+        let addr = SocketAddrUnix::new(path)?;
+        let socket = super::socket::nonblocking_socket(AddressFamily::UNIX, SocketType::STREAM)?;
+        match rustix::net::connect(&socket, &addr) {
+            Ok(()) => Ok(UnixStream {
+                inner: Async::new_nonblocking(net::UnixStream::from(socket))?,
+            }),
+            Err(rustix::io::Errno::INPROGRESS) => {
+                let stream = Async::new_nonblocking(net::UnixStream::from(socket))?;
+                stream.write_with(connection_outcome).await?;
+                Ok(UnixStream { inner: stream })
+            }
+            Err(rustix::io::Errno::AGAIN) => {
+                drop(socket);
+                let path = path.to_owned();
+                let connect = move || net::UnixStream::connect(path);
+                let stream = run_blocking("the Unix-domain connect", connect)?.await??;
+                UnixStream::from_std(stream)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// A connected pair.
@@ -63,6 +88,7 @@ impl UnixStream {
 
     /// Takes over a stream from `std` (made non-blocking here).
     pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
+        super::socket::no_sigpipe(&stream)?;
         Ok(UnixStream {
             inner: Async::new(stream)?,
         })
@@ -197,3 +223,16 @@ macro_rules! impl_fd {
 }
 
 impl_fd!(UnixListener, UnixStream, UnixDatagram);
+
+/// `Ok` once a non-blocking connect has completed, its error if it failed, `WouldBlock` while
+/// it is still in progress.
+fn connection_outcome(stream: &net::UnixStream) -> io::Result<()> {
+    if let Some(error) = stream.take_error()? {
+        return Err(error);
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
+        Err(error) => Err(error),
+    }
+}

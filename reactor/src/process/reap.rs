@@ -185,6 +185,7 @@ pub(crate) mod sigchld {
         }
         let (mut read_end, write_end) = UnixStream::pair()?;
         write_end.set_nonblocking(true)?;
+        crate::net::socket::no_sigpipe(&write_end)?;
         let slot = Slot::claim(rustix::process::Signal::CHILD.as_raw(), write_end.into())?;
         std::thread::Builder::new()
             .name("heist-sigchld".into())

@@ -173,6 +173,8 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let (read_end, write_end) = UnixStream::pair()?;
     // The handler must never block on a full socket.
     write_end.set_nonblocking(true)?;
+    // It never writes once the read end is closed (see `Signal`); on Apple, a second guard.
+    crate::net::socket::no_sigpipe(&write_end)?;
     let reader = Async::new(read_end)?;
     let slot = Slot::claim(signum, write_end.into())?;
     Ok(Signal {
