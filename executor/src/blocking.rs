@@ -4,7 +4,6 @@
 //! Blocking jobs are ordinary tasks (same allocation, same `JoinHandle`, same owned list, so
 //! shutdown cancels the ones that have not started) whose future runs the closure once.
 
-use crate::context;
 use crate::current;
 use crate::runtime::{Config, Handle};
 use crate::sync::{Condvar, Mutex, thread};
@@ -64,8 +63,7 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
         let f = self.0.take().expect("a blocking task ran twice");
         // Blocking code is not cooperative: it gets no budget to run out of.
-        context::set_budget(None);
-        Poll::Ready(f())
+        Poll::Ready(heist_coop::without_budget(f))
     }
 }
 

@@ -1,4 +1,4 @@
-//! What the current thread is to the runtimes (its **role**), and the running task's budget.
+//! What the current thread is to the runtimes (its **role**).
 //!
 //! The role is worker N of runtime R, a thread of R's blocking pool, or an outsider; and
 //! whether the thread is inside `block_on`. Only the scoped calls that make a thread what it is
@@ -56,10 +56,10 @@ impl Role {
 }
 
 /// Plain cells, no destructor: the cheapest thread-local there is, read on every wake
-/// (`worker`) and every poll (`budget`). Every access is a `try_with` all the same, with a
-/// fallback for a thread-local already gone: the functions here are reached from destructors
-/// (a `Runtime` dropped by another thread-local's destructor shuts down from there), where a
-/// `with` on a destroyed thread-local would abort the process.
+/// (`worker`). Every access is a `try_with` all the same, with a fallback for a thread-local
+/// already gone: the functions here are reached from destructors (a `Runtime` dropped by
+/// another thread-local's destructor shuts down from there), where a `with` on a destroyed
+/// thread-local would abort the process.
 struct Context {
     role: Cell<Role>,
     /// Inside `block_on`. Kept apart from `role`: a blocking thread of R that calls `block_on`
@@ -70,7 +70,6 @@ struct Context {
     worker: Cell<*const ()>,
     /// The worker on this thread is parked (firing timers from its sleep).
     parked: Cell<bool>,
-    budget: Cell<Option<u8>>,
 }
 
 impl Context {
@@ -80,7 +79,6 @@ impl Context {
             in_block_on: Cell::new(false),
             worker: Cell::new(std::ptr::null()),
             parked: Cell::new(false),
-            budget: Cell::new(None),
         }
     }
 }
@@ -101,14 +99,6 @@ pub(crate) fn worker_on_this_thread() -> (*const (), bool) {
     CONTEXT
         .try_with(|cx| (cx.worker.get(), cx.parked.get()))
         .unwrap_or((std::ptr::null(), false))
-}
-
-pub(crate) fn set_budget(budget: Option<u8>) -> Option<u8> {
-    CONTEXT.try_with(|cx| cx.budget.replace(budget)).unwrap_or(None)
-}
-
-pub(crate) fn update_budget(f: impl FnOnce(Option<u8>) -> Option<u8>) {
-    let _ = CONTEXT.try_with(|cx| cx.budget.set(f(cx.budget.get())));
 }
 
 /// Restores the role the thread had before a scoped call changed it.

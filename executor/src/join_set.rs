@@ -28,8 +28,6 @@
 //! return `Pending` and wake its waker, i.e. requeue itself); the set itself takes one unit of
 //! the budget per `poll_join_next`, as a `JoinHandle` does.
 
-use crate::context;
-use crate::coop;
 use crate::runtime::Handle;
 use crate::sync::{Arc, Mutex};
 use crate::task::{Id, JoinError, JoinHandle};
@@ -316,7 +314,7 @@ impl<T: Send + 'static> JoinSet<T> {
         if self.len == 0 {
             return Poll::Ready(None);
         }
-        let budget = std::task::ready!(coop::poll_proceed(cx));
+        let budget = std::task::ready!(heist_coop::poll_proceed(cx));
         let next = self.poll_next(Some(cx.waker()));
         if next.is_ready() {
             budget.made_progress();
@@ -454,12 +452,6 @@ impl<T: Send + 'static> Entry<T> {
     /// Polls the member's `JoinHandle` with this entry as the waker, outside the cooperative
     /// budget.
     fn poll_handle(this: &Arc<Self>, join: &mut JoinHandle<T>) -> Poll<Result<T, JoinError>> {
-        struct Restore(Option<u8>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                context::set_budget(self.0);
-            }
-        }
         // A waker borrowed from `this`: it owns no count, so it must not be dropped; the
         // `JoinHandle` clones it (one count) to keep it.
         // SAFETY: the pointer is this `Arc`'s, which stays alive for the poll, and the vtable
@@ -467,8 +459,7 @@ impl<T: Send + 'static> Entry<T> {
         let waker = ManuallyDrop::new(unsafe {
             Waker::from_raw(RawWaker::new(Arc::as_ptr(this).cast(), &Self::WAKER))
         });
-        let _restore = Restore(context::set_budget(None));
-        Pin::new(join).poll(&mut Context::from_waker(&waker))
+        heist_coop::without_budget(|| Pin::new(join).poll(&mut Context::from_waker(&waker)))
     }
 
     /// The member's task completed: queue its slot and wake the set's waiter.

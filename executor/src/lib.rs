@@ -16,23 +16,23 @@
 //! file against this list, and that every file is in it (`models.rs`, test-only, is not).
 //!
 //! 1. `sync.rs`: std or loom primitives. `context.rs`: what this thread *is* (its role: worker
-//!    N of runtime R, blocking thread of R, outsider; inside `block_on` or not) and the running
-//!    task's budget. It names no runtime type: a runtime is a `RuntimeId`, the worker an
+//!    N of runtime R, blocking thread of R, outsider; inside `block_on` or not) and the worker
+//!    running on it. It names no runtime type: a runtime is a `RuntimeId`, the worker an
 //!    untyped pointer that only the worker loop sets and reads back.
 //! 2. `queue.rs` (run queues), `idle.rs` (who searches, who sleeps), `watch.rs` (who waits on
 //!    I/O and timers), `thread_clock.rs` (a worker's CPU and run-queue times, for the stall
 //!    watchdog).
 //! 3. `park.rs`: sleeping and waking a thread; in the poller only with the watch.
-//! 4. `coop.rs`: the cooperative budget.
-//! 5. `task/`: the task allocation, its state word, `JoinHandle`, the owned list.
-//! 6. `dump.rs`: task dumps.
-//! 7. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop),
+//! 4. `task/`: the task allocation, its state word, `JoinHandle`, the owned list. (The
+//!    cooperative budget that `JoinHandle` spends is the `heist-coop` crate's.)
+//! 5. `dump.rs`: task dumps.
+//! 6. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop),
 //!    `blocking.rs` (the blocking pool), `stall.rs` (the watchdog), `metrics.rs`, `current.rs`
 //!    (which runtime is current: the handle `Runtime::enter` changes, on any thread, without
 //!    changing the role), `runtime.rs` (`Builder`, `Runtime`, `Handle`); `lib.rs`'s `spawn`
 //!    and `spawn_blocking` count as this layer.
-//! 8. `join_set.rs`.
-//! 9. `task_pool.rs`, built on `JoinSet`.
+//! 7. `join_set.rs`.
+//! 8. `task_pool.rs`, built on `JoinSet`.
 //!
 //! # Tasks
 //! A task is one allocation: a header (state word, vtable, id, spawn location, poll count,
@@ -131,7 +131,6 @@
 
 mod blocking;
 mod context;
-mod coop;
 mod current;
 mod dump;
 mod idle;
@@ -151,8 +150,8 @@ mod worker;
 #[cfg(test)]
 mod models;
 
-pub use coop::consume_budget;
 pub use dump::{TaskDump, TaskInfo, TaskState};
+pub use heist_coop::consume_budget;
 pub use join_set::{AbortHandle, JoinSet};
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV};

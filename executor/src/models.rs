@@ -546,6 +546,34 @@ fn a_departure_pokes_only_when_no_one_would_take_the_watch() {
     });
 }
 
+/// The notifier hand-shake: a worker about to block in the poller, and an `unpark` from
+/// another thread. Whichever order they land in, the worker does not stay blocked: either the
+/// parker sees the wake-up before it waits, or `unpark` sees it waiting and notifies the
+/// poller, whose next (or current) wait returns at once, as the epoll backend's edge-triggered
+/// eventfd does. (Mutation checked: an `unpark` that skips `Reactor::notify` for a worker in
+/// the poller deadlocks this model.)
+#[test]
+fn an_unpark_racing_a_park_in_the_poller_is_never_lost() {
+    use crate::watch::{ParkingTake, Watch};
+    crate::sync::model(|| {
+        let reactor = std::sync::Arc::new(heist_reactor::Reactor::new().unwrap());
+        let parker = Arc::new(Parker::for_worker(reactor));
+        let waker = thread::spawn({
+            let parker = parker.clone();
+            move || parker.unpark()
+        });
+        let watch = Watch::new();
+        let nothing = || {};
+        let ParkingTake::Taken(on_watch) = watch.take_for_parking(0, &nothing) else {
+            panic!("the watch was free");
+        };
+        // Until an event, a notify, or (a consumed) wake-up: never a timeout here.
+        parker.park_in_poller(&on_watch, None).unwrap();
+        drop(on_watch);
+        waker.join().unwrap();
+    });
+}
+
 /// A `JoinSet` joined on one thread while two workers complete its members and the first
 /// member is aborted mid-race: each member is reported exactly once (its output, or
 /// cancelled for the aborted one), the set ends empty, and no entry or task is leaked (loom's

@@ -1,6 +1,5 @@
 //! The public face of the scheduler: `Builder`, `Runtime`, `Handle`.
 
-use crate::coop;
 use crate::current;
 use crate::dump::TaskDump;
 use crate::metrics::RuntimeMetrics;
@@ -486,7 +485,7 @@ impl Handle {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+            if let Poll::Ready(output) = heist_coop::with_budget(|| future.as_mut().poll(&mut cx)) {
                 return output;
             }
             parker.park();

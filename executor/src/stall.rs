@@ -77,8 +77,10 @@ impl fmt::Display for StallReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "a task spawned at {} has been in one poll for {:?} on worker {} (stall threshold {:?}); \
-             blocking code belongs in spawn_blocking",
+            "a task spawned at {} has been in one poll for {:?} on worker {} (stall threshold {:?}): \
+             it blocks its worker, or computes without an await that yields (heist's own futures \
+             yield after 128 ready operations); blocking code belongs in spawn_blocking, and a \
+             long loop can call heist::task::consume_budget",
             self.location, self.duration, self.worker, self.threshold
         )
     }

@@ -7,7 +7,6 @@
 
 use crate::blocking::BlockingPool;
 use crate::context;
-use crate::coop;
 use crate::current;
 use crate::idle::Idle;
 use crate::park::Parker;
@@ -420,7 +419,7 @@ impl Worker {
         let metrics = &self.shared().remotes[self.index].metrics;
         metrics.polls.store(polls, Relaxed);
         if !self.watch_stalls {
-            return coop::with_budget(|| task.run());
+            return heist_coop::with_budget(|| task.run());
         }
         // For the watchdog: the location after the counter (release), so that a watchdog that
         // sees this location reads this poll's count or a later one. No clock on this path.
@@ -428,7 +427,7 @@ impl Worker {
         metrics
             .polling
             .store(location, std::sync::atomic::Ordering::Release);
-        coop::with_budget(|| task.run());
+        heist_coop::with_budget(|| task.run());
         metrics
             .polling
             .store(std::ptr::null_mut(), std::sync::atomic::Ordering::Relaxed);
@@ -438,6 +437,10 @@ impl Worker {
     fn schedule_local(&self, task: Notified, is_yield: bool) {
         if is_yield {
             self.yields.set(self.yields.get() + 1);
+            self.local.push(task);
+        } else if heist_coop::is_exhausted() {
+            // The running task spent its budget and is about to yield: what it woke goes
+            // where an idle peer can steal it, not to a slot only this busy worker reads.
             self.local.push(task);
         } else if let Some(previous) = self.lifo.replace(Some(task)) {
             self.local.push(previous);

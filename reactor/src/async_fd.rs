@@ -174,14 +174,67 @@ impl<T: AsSource> Async<T> {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with_drained(cx, direction, op, |_| false)
+    }
+
+    /// One read of a byte stream (TCP, Unix stream) into `asked` bytes of buffer. A read that
+    /// returns fewer (but not 0: the end of the stream) emptied the socket's receive buffer, so
+    /// readiness is cleared at once: the next read waits for an event instead of making a
+    /// system call only to learn `WouldBlock`. Not for datagrams, where a short read is one
+    /// message of many.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        asked: usize,
+        op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_with_drained(
+            cx,
+            Direction::Read,
+            op,
+            |read| matches!(read, Ok(n) if (1..asked).contains(n)),
+        )
+    }
+
+    /// One write to a byte stream of `offered` bytes: a short write filled the socket's send
+    /// buffer, so write readiness is cleared at once, as for [`poll_read_stream`]
+    /// (Self::poll_read_stream).
+    pub(crate) fn poll_write_stream(
+        &self,
+        cx: &mut Context<'_>,
+        offered: usize,
+        op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_with_drained(
+            cx,
+            Direction::Write,
+            op,
+            |written| matches!(written, Ok(n) if *n < offered),
+        )
+    }
+
+    /// Runs `op` once the direction is ready, until it does not return `WouldBlock`; when
+    /// `drained` says the result emptied (or filled) the socket, clears the readiness it used.
+    fn poll_with_drained<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
         mut op: impl FnMut(&T) -> io::Result<R>,
+        drained: impl Fn(&io::Result<R>) -> bool,
     ) -> Poll<io::Result<R>> {
         let io = self.get_ref();
         loop {
             let ready = ready!(self.registration.poll_ready(direction, cx, io.source()))?;
             match op(io) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
-                result => return Poll::Ready(result),
+                result => {
+                    if drained(&result) {
+                        self.registration.clear_drained(ready, direction);
+                    }
+                    return Poll::Ready(result);
+                }
             }
         }
     }

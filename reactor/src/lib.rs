@@ -58,6 +58,7 @@ pub mod signal;
 #[cfg(not(loom))]
 pub use async_fd::Async;
 pub use context::{BlockingJob, BlockingSpawner, EnterGuard, enter};
+pub use poller::POLLER_ENV;
 pub use reactor::Reactor;
 
 #[cfg(loom)]

@@ -23,7 +23,11 @@ fn counting_waker() -> (Arc<CountWakes>, Waker) {
 
 fn event(source: &Source) {
     let mut wakers = Vec::new();
-    source.set_ready(true, false, &mut wakers);
+    let readable = crate::source::ReadyEvent {
+        readable: true,
+        ..Default::default()
+    };
+    source.set_ready(readable, &mut wakers);
     wakers.into_iter().for_each(Waker::wake);
 }
 

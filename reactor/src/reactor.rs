@@ -6,7 +6,7 @@
 //! a new generation: an event still in flight for a deleted source (taken by a wait that raced
 //! the delete) finds a different generation and is dropped, so it can never reach a stranger.
 
-use crate::poller::{Events, Poller};
+use crate::poller::{Backend, Events, Poller};
 use crate::source::{Direction, Ready, Source, closed_error};
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -111,23 +111,24 @@ impl std::fmt::Debug for Reactor {
 impl Reactor {
     /// A reactor with its own OS poller (an epoll or kqueue descriptor).
     pub fn new() -> io::Result<Reactor> {
-        Self::with_poller(Poller::new(false)?)
+        Self::with_poller(Poller::new(Backend::from_env())?)
     }
 
     /// Like [`new`](Self::new), but with one-shot registrations even where edge-triggered ones
     /// exist: tests use it to cover the path taken on platforms without edge triggering.
     #[doc(hidden)]
     pub fn new_oneshot() -> io::Result<Reactor> {
-        Self::with_poller(Poller::new(true)?)
+        Self::with_poller(Poller::new(Backend::PortableOneshot)?)
     }
 
     fn with_poller(poller: Poller) -> io::Result<Reactor> {
+        let events = poller.events();
         Ok(Reactor {
             poller,
             sources: Mutex::new(Table::default()),
             registered: AtomicUsize::new(0),
             waiter: Mutex::new(Dispatch {
-                events: Events::new(),
+                events,
                 wakers: Vec::new(),
             }),
             closed: AtomicBool::new(false),
@@ -151,7 +152,7 @@ impl Reactor {
             for event in events.iter() {
                 count += 1;
                 if let Some(source) = sources.get(event.key) {
-                    source.set_ready(event.readable, event.writable, wakers);
+                    source.set_ready(event.ready, wakers);
                 }
             }
         }
@@ -250,8 +251,19 @@ impl Registration {
         cx: &mut Context<'_>,
         fd: BorrowedSource<'_>,
     ) -> Poll<io::Result<Ready>> {
+        let spent = std::task::ready!(heist_coop::poll_proceed(cx));
         let poll = self.source.poll_ready(direction, cx);
+        Self::spend_if_ready(spent, &poll);
         self.rearm_if_pending(poll, fd)
+    }
+
+    /// Readiness reported is an operation about to complete: it costs a unit of the task's
+    /// cooperative budget, so a task whose socket is always ready still yields its worker.
+    #[cfg(not(loom))]
+    fn spend_if_ready(spent: heist_coop::Spent, poll: &Poll<io::Result<Ready>>) {
+        if poll.is_ready() {
+            spent.made_progress();
+        }
     }
 
     /// Waits for `direction` to be ready, for a future that calls [`forget`](Self::forget)
@@ -264,7 +276,9 @@ impl Registration {
         fd: BorrowedSource<'_>,
         id: &mut Option<u64>,
     ) -> Poll<io::Result<Ready>> {
+        let spent = std::task::ready!(heist_coop::poll_proceed(cx));
         let poll = self.source.poll_ready_listed(direction, cx, id);
+        Self::spend_if_ready(spent, &poll);
         self.rearm_if_pending(poll, fd)
     }
 
@@ -294,6 +308,16 @@ impl Registration {
     /// After a `WouldBlock`: the readiness `ready` reported was stale.
     pub(crate) fn clear(&self, ready: Ready) {
         self.source.clear(ready);
+    }
+
+    /// After a short read or write of a byte stream (see `Source::clear_drained`). Reads clear
+    /// only where the poller reports a closed peer: elsewhere a FIN that came with the last
+    /// data would raise no further event, and the reader would never learn of the end.
+    #[cfg(not(loom))]
+    pub(crate) fn clear_drained(&self, ready: Ready, direction: Direction) {
+        if direction == Direction::Write || self.reactor.poller.reports_read_closed() {
+            self.source.clear_drained(ready);
+        }
     }
 }
 
@@ -330,8 +354,11 @@ impl Registration {
     pub(crate) fn inject(&self, readable: bool, writable: bool) {
         self.reactor.poller.inject(crate::poller::PolledEvent {
             key: self.key,
-            readable,
-            writable,
+            ready: crate::source::ReadyEvent {
+                readable,
+                writable,
+                read_closed: false,
+            },
         });
     }
 }

@@ -16,11 +16,14 @@ use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use std::io;
 use std::task::{Context, Poll, Waker};
 
-const READABLE: usize = 0b001;
-const WRITABLE: usize = 0b010;
-const CLOSED: usize = 0b100;
+const READABLE: usize = 0b0001;
+const WRITABLE: usize = 0b0010;
+const CLOSED: usize = 0b0100;
+/// The peer has closed its sending side (a FIN, or a hang-up): sticky, and it keeps a short
+/// read from clearing read readiness, so the reader still learns of the end of the stream.
+const READ_CLOSED: usize = 0b1000;
 const READINESS_MASK: usize = READABLE | WRITABLE;
-const TICK_SHIFT: u32 = 3;
+const TICK_SHIFT: u32 = 4;
 
 /// Which half of a source a task waits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +40,16 @@ impl Direction {
             Direction::Write => WRITABLE,
         }
     }
+}
+
+/// What one poller event says of a source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReadyEvent {
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    /// The peer closed its side; only backends that can tell (`Poller::reports_read_closed`)
+    /// ever set it.
+    pub(crate) read_closed: bool,
 }
 
 /// Readiness a task observed: what to clear if its operation would block.
@@ -133,8 +146,15 @@ impl Source {
 
     /// Records an event and moves the wakers it satisfies into `wakers` (woken by the caller,
     /// after it lets go of its locks).
-    pub(crate) fn set_ready(&self, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
-        let bits = if readable { READABLE } else { 0 } | if writable { WRITABLE } else { 0 };
+    pub(crate) fn set_ready(&self, event: ReadyEvent, wakers: &mut Vec<Waker>) {
+        let ReadyEvent {
+            readable,
+            writable,
+            read_closed,
+        } = event;
+        let bits = if readable { READABLE } else { 0 }
+            | if writable { WRITABLE } else { 0 }
+            | if read_closed { READ_CLOSED | READABLE } else { 0 };
         if bits == 0 {
             return;
         }
@@ -261,6 +281,16 @@ impl Source {
     pub(crate) fn clear(&self, ready: Ready) {
         let _ = self.state.fetch_update(AcqRel, Acquire, |state| {
             (state >> TICK_SHIFT == ready.tick).then_some(state & !ready.bit)
+        });
+    }
+
+    /// After a short read or write of a byte stream, which emptied the receive buffer or filled
+    /// the send buffer: clears like [`clear`](Self::clear), except read readiness once the
+    /// peer has closed its side (the next read must return the end of the stream).
+    pub(crate) fn clear_drained(&self, ready: Ready) {
+        let _ = self.state.fetch_update(AcqRel, Acquire, |state| {
+            let keep = ready.bit == READABLE && state & READ_CLOSED != 0;
+            (state >> TICK_SHIFT == ready.tick && !keep).then_some(state & !ready.bit)
         });
     }
 }

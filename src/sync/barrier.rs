@@ -44,7 +44,7 @@ impl Barrier {
 
     /// Waits until `n` tasks are waiting, then releases them all; one of them is the leader.
     pub async fn wait(&self) -> BarrierWaitResult {
-        self.inner.wait().await
+        super::cooperatively(self.inner.wait()).await
     }
 }
 

@@ -22,6 +22,10 @@
 //! unbounded channel), or where a crate's semantics differ from tokio's ([`Notify`]'s stored
 //! permit).
 //!
+//! Every operation that can complete at once (a receive, a send, a lock, an acquire, a
+//! notification) spends a unit of the task's cooperative budget, as heist's sockets and timers
+//! do; see [`consume_budget`](crate::task::consume_budget).
+//!
 //! Where these differ from tokio: the [`Semaphore`] cannot be closed, so acquiring returns
 //! the permit rather than a `Result`, and a permit is always one permit; the lock guards are
 //! async-lock's (no `map`).
@@ -52,3 +56,29 @@ pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use rwlock::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
+
+use std::future::Future;
+use std::task::{Context, Poll};
+
+/// Polls one operation as a unit of the current task's cooperative budget (`heist-coop`):
+/// once the budget is spent the operation is refused (the task is woken and gets `Pending`,
+/// and runs again after the others), so a task whose channel or lock is always ready still
+/// gives its worker back. The unit is kept only if the operation completed. Outside a heist
+/// task there is no budget and nothing is refused.
+pub(crate) fn cooperative<T>(
+    cx: &mut Context<'_>,
+    poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    let spent = std::task::ready!(heist_coop::poll_proceed(cx));
+    let poll = poll(cx);
+    if poll.is_ready() {
+        spent.made_progress();
+    }
+    poll
+}
+
+/// Awaits `operation`, each poll of it spending the budget as [`cooperative`] does.
+pub(crate) async fn cooperatively<F: Future>(operation: F) -> F::Output {
+    let mut operation = std::pin::pin!(operation);
+    std::future::poll_fn(|cx| cooperative(cx, |cx| operation.as_mut().poll(cx))).await
+}

@@ -79,7 +79,7 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// Cancel safe: dropping the future before it completes leaves the lock as it was.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
-        self.inner.lock().await
+        super::cooperatively(self.inner.lock()).await
     }
 
     /// Locks if nobody holds the lock now, without waiting.
@@ -100,7 +100,7 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Locks, and returns a guard that holds the mutex alive (`'static` if `T` is).
     pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
-        inner_arc(self).lock_arc().await
+        super::cooperatively(inner_arc(self).lock_arc()).await
     }
 
     /// [`lock_owned`](Self::lock_owned) if nobody holds the lock now, without waiting.

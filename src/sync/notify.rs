@@ -229,11 +229,13 @@ impl Future for Notified<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.register(Some(cx.waker())) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        super::cooperative(cx, |cx| {
+            if self.register(Some(cx.waker())) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 }
 

@@ -213,9 +213,6 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner
-            .as_mut()
-            .poll_next(cx)
-            .map(|value| value.ok_or(RecvError))
+        super::cooperative(cx, |cx| self.inner.as_mut().poll_next(cx)).map(|value| value.ok_or(RecvError))
     }
 }

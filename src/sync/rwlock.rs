@@ -75,7 +75,7 @@ impl<T> RwLock<T> {
     /// Locks for reading, and returns a guard that holds the lock alive (`'static` if `T`
     /// is).
     pub async fn read_owned(self: Arc<Self>) -> OwnedRwLockReadGuard<T> {
-        inner_arc(self).read_arc().await
+        super::cooperatively(inner_arc(self).read_arc()).await
     }
 
     /// [`read_owned`](Self::read_owned) if no writer holds or waits for the lock now, without
@@ -90,14 +90,14 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// Cancel safe: dropping the future before it completes leaves the lock as it was.
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.inner.read().await
+        super::cooperatively(self.inner.read()).await
     }
 
     /// Locks for writing, waiting while anyone else holds the lock.
     ///
     /// Cancel safe: dropping the future before it completes leaves the lock as it was.
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        self.inner.write().await
+        super::cooperatively(self.inner.write()).await
     }
 
     /// [`read`](Self::read) if no writer holds or waits for the lock now, without waiting.
@@ -135,7 +135,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Locks for writing, and returns a guard that holds the lock alive (`'static` if `T`
     /// is).
     pub async fn write_owned(self: Arc<Self>) -> OwnedRwLockWriteGuard<T> {
-        inner_arc(self).write_arc().await
+        super::cooperatively(inner_arc(self).write_arc()).await
     }
 
     /// [`write_owned`](Self::write_owned) if nobody holds the lock now, without waiting.

@@ -69,7 +69,7 @@ impl Semaphore {
     /// Cancel safe: dropping the future before it completes takes no permit and keeps the
     /// other waiters' places.
     pub async fn acquire(&self) -> SemaphorePermit<'_> {
-        let guard = self.inner.acquire().await;
+        let guard = super::cooperatively(self.inner.acquire()).await;
         self.pass_on_leftover_permits();
         SemaphorePermit { guard }
     }
@@ -97,7 +97,7 @@ impl Semaphore {
     /// Takes a permit that holds the semaphore alive (`'static`, to move into a task), waiting
     /// for one while none is free.
     pub async fn acquire_owned(self: Arc<Self>) -> OwnedSemaphorePermit {
-        self.inner.acquire().await.forget();
+        super::cooperatively(self.inner.acquire()).await.forget();
         self.pass_on_leftover_permits();
         OwnedSemaphorePermit {
             semaphore: self,

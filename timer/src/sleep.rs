@@ -179,7 +179,20 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
+    /// A sleep that is due completes at once: it costs a unit of the task's cooperative
+    /// budget (`heist-coop`), so a task looping on an always-due interval still yields.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let spent = std::task::ready!(heist_coop::poll_proceed(cx));
+        let poll = self.as_mut().poll_deadline(cx);
+        if poll.is_ready() {
+            spent.made_progress();
+        }
+        poll
+    }
+}
+
+impl Sleep {
+    fn poll_deadline(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let deadline = this.deadline;
         let registration = match &mut this.state {

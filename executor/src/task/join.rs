@@ -1,7 +1,6 @@
 //! The handle to a task's output, and the error for a task that did not produce one.
 
 use super::{Id, RawTask};
-use crate::coop;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -65,7 +64,7 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let budget = std::task::ready!(coop::poll_proceed(cx));
+        let budget = std::task::ready!(heist_coop::poll_proceed(cx));
         let mut output = Poll::Pending;
         // SAFETY: `output` has the task's output type and we hold the JoinHandle.
         unsafe {

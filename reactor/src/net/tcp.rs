@@ -202,11 +202,14 @@ impl TcpStream {
     }
 
     pub(super) fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.inner.poll_read_with(cx, |mut stream| stream.read(buf))
+        let asked = buf.len();
+        self.inner
+            .poll_read_stream(cx, asked, |mut stream| stream.read(buf))
     }
 
     pub(super) fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.inner.poll_write_with(cx, |mut stream| stream.write(buf))
+        self.inner
+            .poll_write_stream(cx, buf.len(), |mut stream| stream.write(buf))
     }
 
     fn poll_read_vectored_priv(
@@ -214,8 +217,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
+        let asked = bufs.iter().map(|buf| buf.len()).sum();
         self.inner
-            .poll_read_with(cx, |mut stream| stream.read_vectored(bufs))
+            .poll_read_stream(cx, asked, |mut stream| stream.read_vectored(bufs))
     }
 
     pub(super) fn poll_write_vectored_priv(
@@ -223,8 +227,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let offered = bufs.iter().map(|buf| buf.len()).sum();
         self.inner
-            .poll_write_with(cx, |stream| write_vectored(stream, bufs))
+            .poll_write_stream(cx, offered, |stream| write_vectored(stream, bufs))
     }
 
     /// `poll_close` of the write side: sends FIN.

@@ -118,14 +118,16 @@ macro_rules! impl_async_io {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.inner.poll_read_with(cx, |mut stream| stream.read(buf))
+                let asked = buf.len();
+                self.inner
+                    .poll_read_stream(cx, asked, |mut stream| stream.read(buf))
             }
         }
 
         impl AsyncWrite for $ty {
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
                 self.inner
-                    .poll_write_with(cx, |mut stream| stream.write(buf))
+                    .poll_write_stream(cx, buf.len(), |mut stream| stream.write(buf))
             }
 
             fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {

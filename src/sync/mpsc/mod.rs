@@ -240,7 +240,9 @@ impl<T> Sender<T> {
     ///
     /// Dropping the future before it completes drops the value unsent.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.inner.send(value).await.map_err(send_error)
+        super::cooperatively(self.inner.send(value))
+            .await
+            .map_err(send_error)
     }
 
     /// Sends `value` if there is a free slot now, without waiting.
@@ -316,7 +318,7 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe: dropping the future before it completes loses no message.
     pub async fn recv(&mut self) -> Option<T> {
-        self.inner.recv().await.ok()
+        super::cooperatively(self.inner.recv()).await.ok()
     }
 
     /// Receives the next message if one is queued now, without waiting.
@@ -340,7 +342,7 @@ impl<T> Receiver<T> {
     /// [`recv`](Self::recv) returns `None`; when `Pending`, `cx`'s waker is woken by the
     /// next send or close.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.inner.as_mut().poll_next(cx)
+        super::cooperative(cx, |cx| self.inner.as_mut().poll_next(cx))
     }
 
     /// Closes the channel: sends fail from now on, while the messages already queued can
@@ -446,7 +448,7 @@ impl<T> UnboundedReceiver<T> {
     ///
     /// Cancel safe: dropping the future before it completes loses no message.
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.chan.poll_recv(cx)).await
+        poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Receives the next message if one is queued now, without waiting.
@@ -469,7 +471,7 @@ impl<T> UnboundedReceiver<T> {
     /// [`recv`](Self::recv) returns `None`; when `Pending`, `cx`'s waker is woken by the next
     /// send or close.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(cx)
+        super::cooperative(cx, |cx| self.chan.poll_recv(cx))
     }
 
     /// Closes the channel: sends fail from now on, while the messages already queued can still
