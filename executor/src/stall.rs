@@ -105,14 +105,29 @@ pub(crate) struct Watchdog {
 const DOZING: u64 = 1;
 const AWAKE_STEP: u64 = 2;
 
-/// One look's memory of one worker: which poll it saw, since when, how long the worker had
-/// waited for a CPU by then, and whether it reported the poll.
+/// One look's memory of one worker: which poll it saw, since when, what the worker's thread
+/// clock said at the second look (read only for a poll still running then, so short polls
+/// cost no read), and whether it reported the poll.
 #[derive(Clone, Copy)]
 struct Seen {
     polls: u64,
     since: Instant,
-    clock_since: Option<Reading>,
+    clock: Option<(Instant, Reading)>,
     reported: bool,
+}
+
+impl Seen {
+    /// How long the poll has been stuck by `now`: the wall time up to the second look, then
+    /// what the thread clock says of the rest (`thread_clock.rs`), where there is one.
+    fn stuck_for(&self, now: Instant, clock_now: impl FnOnce() -> Option<Reading>) -> Duration {
+        let wall = now.duration_since(self.since);
+        match (self.clock, clock_now()) {
+            (Some((at, before)), Some(after)) => {
+                at.duration_since(self.since) + stuck_time(now.duration_since(at), before, after)
+            }
+            _ => wall,
+        }
+    }
 }
 
 impl Watchdog {
@@ -217,14 +232,13 @@ fn watch(handle: &Handle) {
             let read_clock = || metrics.thread_clock.get().and_then(|clock| clock.read());
             match seen {
                 Some(seen) if seen.polls == polls => {
-                    let mut duration = now.duration_since(seen.since);
-                    if !seen.reported && duration >= watchdog.threshold {
-                        // Only now, for a poll that looks stuck, read how much of that time
-                        // the worker was stuck rather than waiting for a CPU.
-                        if let (Some(before), Some(after)) = (seen.clock_since, read_clock()) {
-                            duration = stuck_time(duration, before, after);
-                        }
+                    if seen.clock.is_none() {
+                        seen.clock = read_clock().map(|reading| (now, reading));
                     }
+                    let looks_stuck = now.duration_since(seen.since) >= watchdog.threshold;
+                    // Only for a poll that looks stuck: how much of that time the worker was
+                    // stuck rather than waiting for a CPU.
+                    let duration = seen.stuck_for(now, || looks_stuck.then(read_clock).flatten());
                     if !seen.reported && duration >= watchdog.threshold {
                         seen.reported = true;
                         let report = StallReport {
@@ -242,7 +256,7 @@ fn watch(handle: &Handle) {
                     *seen = Some(Seen {
                         polls,
                         since: now,
-                        clock_since: read_clock(),
+                        clock: None,
                         reported: false,
                     })
                 }

@@ -9,15 +9,21 @@
 //!   computing or waiting for a CPU, and only the computing is the poll's doing;
 //! - a thread that is *blocked* now (asleep in a system call, a lock, a blocking read) has its
 //!   waits all counted: its stuck time is the wall time less the run-queue wait.
+//!
+//! The two files are opened once, by the worker itself, and read in place afterwards: the
+//! watchdog opens no descriptor while the runtime runs (one taken at the wrong moment could
+//! be the one a full descriptor table had left for the application).
 
-use std::path::PathBuf;
+use std::fs::File;
 use std::time::Duration;
 
-/// One thread's statistics under `/proc`.
+/// One thread's statistics under `/proc`, open for reading.
 #[derive(Debug)]
 pub(crate) struct ThreadClock {
-    /// `/proc/PID/task/TID`.
-    dir: PathBuf,
+    /// `/proc/PID/task/TID/schedstat`.
+    schedstat: File,
+    /// `/proc/PID/task/TID/stat`.
+    stat: File,
 }
 
 /// What a thread's statistics said at one moment.
@@ -36,17 +42,35 @@ impl ThreadClock {
             return None;
         }
         // "PID/task/TID", naming the calling thread.
-        let thread = std::fs::read_link("/proc/thread-self").ok()?;
+        let thread = std::path::Path::new("/proc").join(std::fs::read_link("/proc/thread-self").ok()?);
         let clock = ThreadClock {
-            dir: std::path::Path::new("/proc").join(thread),
+            schedstat: File::open(thread.join("schedstat")).ok()?,
+            stat: File::open(thread.join("stat")).ok()?,
         };
         clock.read().map(|_| clock)
     }
 
     pub(crate) fn read(&self) -> Option<Reading> {
-        let schedstat = std::fs::read_to_string(self.dir.join("schedstat")).ok()?;
-        let stat = std::fs::read_to_string(self.dir.join("stat")).ok()?;
-        parse(&schedstat, &stat)
+        let mut schedstat = [0; 128];
+        let mut stat = [0; 512];
+        let schedstat = read_from_start(&self.schedstat, &mut schedstat)?;
+        let stat = read_from_start(&self.stat, &mut stat)?;
+        parse(schedstat, stat)
+    }
+}
+
+/// The file's text from its start (a `/proc` file renders anew for each read at offset 0).
+fn read_from_start<'a>(file: &File, buf: &'a mut [u8]) -> Option<&'a str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let len = file.read_at(buf, 0).ok()?;
+        std::str::from_utf8(&buf[..len]).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, buf);
+        None
     }
 }
 
@@ -129,10 +153,15 @@ mod tests {
     fn each_thread_reads_its_own_statistics() {
         let here = ThreadClock::current().expect("Linux has /proc/thread-self");
         let there = std::thread::spawn(ThreadClock::current).join().unwrap().unwrap();
-        assert_ne!(here.dir, there.dir);
-        assert!(
-            here.read().unwrap().runnable,
-            "a thread that reads its state is running"
-        );
+        let mine = here.read().unwrap();
+        assert!(mine.runnable, "a thread that reads its state is running");
+        // The other thread has exited: its files answer no more, or say it is not running.
+        assert!(there.read().is_none_or(|theirs| !theirs.runnable));
+        // Read again in place: the CPU time only grows.
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        assert!(here.read().unwrap().on_cpu > mine.on_cpu);
     }
 }
