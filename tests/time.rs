@@ -1490,3 +1490,40 @@ fn block_on_a_sleep_after_shutdown_timeout_panics_with_a_clear_message() {
         assert_timers_shut_down(timed, "block_on(timeout) after shutdown returned");
     });
 }
+
+/// A waker that panics when its timer fires (a bug in whoever made the waker) must not take
+/// the worker firing the timers down with it: the other timers of the pass fire, and the
+/// runtime's timers and tasks go on working.
+#[test]
+fn a_waker_that_panics_when_its_timer_fires_is_skipped() {
+    struct Panics;
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("a waker that panics");
+        }
+    }
+
+    run_with_timeout("panicking_timer_waker", || {
+        let rt = runtime(1);
+        let _guard = rt.enter();
+        let waker = Waker::from(Arc::new(Panics));
+        // Kept until the end: dropping it would cancel the timer.
+        let mut doomed = Box::pin(sleep(Duration::from_millis(5)));
+        assert!(
+            doomed
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // A second timer due at the same time, woken in the same pass.
+        let fired = rt.spawn(async { sleep(Duration::from_millis(5)).await });
+        rt.block_on(fired).unwrap();
+        for round in 0..3 {
+            let task = rt.spawn(async move {
+                sleep(Duration::from_millis(2)).await;
+                round
+            });
+            assert_eq!(rt.block_on(task).unwrap(), round);
+        }
+    });
+}

@@ -297,9 +297,7 @@ impl Driver {
             shard.next.store(wheel.next_deadline().unwrap_or(NEVER), SeqCst);
         }
         let fired = due.len();
-        for waker in due {
-            waker.wake();
-        }
+        due.into_iter().for_each(wake_isolated);
         fired
     }
 
@@ -319,9 +317,7 @@ impl Driver {
             shard.next.store(NEVER, SeqCst);
         }
         // Outside the locks: waking runs the wakers' code.
-        for waker in woken {
-            waker.wake();
-        }
+        woken.into_iter().for_each(wake_isolated);
     }
 
     /// True once [`shutdown`](Self::shutdown) has begun.
@@ -361,5 +357,14 @@ impl Driver {
             timeout: Some(timeout),
             until: next,
         })
+    }
+}
+
+/// Wakes `waker`, keeping a panic in it (a bug in whoever made the waker) from unwinding into
+/// the thread firing the timers, one of the runtime's workers: the other timers due in the
+/// same pass would never be woken.
+fn wake_isolated(waker: Waker) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())).is_err() {
+        eprintln!("heist: a waker panicked when its timer fired, and was skipped");
     }
 }
