@@ -447,7 +447,7 @@ fn io_event_wakes_a_task_while_the_worker_sleeps_in_the_poller() {
     });
 }
 
-/// Two workers, one holding the driver: a remote spawn must wake a worker (the condvar
+/// Two workers, one on watch in the poller: a remote spawn must wake a worker (the condvar
 /// sleeper, or the poller holder through `notify` when it is the only one asleep), and the
 /// I/O event must still reach its task whichever worker holds the poller by then.
 #[cfg(loom)]

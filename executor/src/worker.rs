@@ -103,7 +103,7 @@ pub(crate) struct Worker {
     /// Yields since this worker last looked at the timers and the poller.
     yields: Cell<u32>,
     searching: Cell<bool>,
-    /// Unparks this worker; handed to the timers while it holds the driver.
+    /// Unparks this worker; handed to the timers while it holds the watch.
     unpark: Waker,
     rng: Cell<u32>,
     /// Stall detection is on: publish each poll's task in `WorkerMetrics::polling`.

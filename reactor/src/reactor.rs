@@ -21,7 +21,7 @@ use crate::sys::BorrowedSource;
 const INDEX_BITS: u32 = usize::BITS / 2;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 
-/// One runtime's I/O driver: owned by the runtime, shared by every I/O object it created.
+/// One runtime's reactor: owned by the runtime, shared by every I/O object it created.
 pub struct Reactor {
     poller: Poller,
     sources: Mutex<Table>,
