@@ -10,20 +10,18 @@
 //! - a thread that is *blocked* now (asleep in a system call, a lock, a blocking read) has its
 //!   waits all counted: its stuck time is the wall time less the run-queue wait.
 //!
-//! The two files are opened once, by the worker itself, and read in place afterwards: the
-//! watchdog opens no descriptor while the runtime runs (one taken at the wrong moment could
-//! be the one a full descriptor table had left for the application).
+//! The watchdog reads them only for a poll still running at its second look (half the stall
+//! threshold in), so a runtime whose polls are short opens no descriptor for this at all;
+//! none is kept open (a runtime's descriptors are the sockets it was given, nothing more).
 
-use std::fs::File;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// One thread's statistics under `/proc`, open for reading.
+/// Where one thread's statistics are under `/proc`.
 #[derive(Debug)]
 pub(crate) struct ThreadClock {
-    /// `/proc/PID/task/TID/schedstat`.
-    schedstat: File,
-    /// `/proc/PID/task/TID/stat`.
-    stat: File,
+    /// `/proc/PID/task/TID`.
+    dir: PathBuf,
 }
 
 /// What a thread's statistics said at one moment.
@@ -41,36 +39,17 @@ impl ThreadClock {
         if !cfg!(target_os = "linux") || cfg!(miri) {
             return None;
         }
-        // "PID/task/TID", naming the calling thread.
-        let thread = std::path::Path::new("/proc").join(std::fs::read_link("/proc/thread-self").ok()?);
-        let clock = ThreadClock {
-            schedstat: File::open(thread.join("schedstat")).ok()?,
-            stat: File::open(thread.join("stat")).ok()?,
-        };
-        clock.read().map(|_| clock)
+        // "PID/task/TID", naming the calling thread (no descriptor stays open).
+        let thread = std::fs::read_link("/proc/thread-self").ok()?;
+        Some(ThreadClock {
+            dir: std::path::Path::new("/proc").join(thread),
+        })
     }
 
     pub(crate) fn read(&self) -> Option<Reading> {
-        let mut schedstat = [0; 128];
-        let mut stat = [0; 512];
-        let schedstat = read_from_start(&self.schedstat, &mut schedstat)?;
-        let stat = read_from_start(&self.stat, &mut stat)?;
-        parse(schedstat, stat)
-    }
-}
-
-/// The file's text from its start (a `/proc` file renders anew for each read at offset 0).
-fn read_from_start<'a>(file: &File, buf: &'a mut [u8]) -> Option<&'a str> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        let len = file.read_at(buf, 0).ok()?;
-        std::str::from_utf8(&buf[..len]).ok()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (file, buf);
-        None
+        let schedstat = std::fs::read_to_string(self.dir.join("schedstat")).ok()?;
+        let stat = std::fs::read_to_string(self.dir.join("stat")).ok()?;
+        parse(&schedstat, &stat)
     }
 }
 
@@ -157,7 +136,7 @@ mod tests {
         assert!(mine.runnable, "a thread that reads its state is running");
         // The other thread has exited: its files answer no more, or say it is not running.
         assert!(there.read().is_none_or(|theirs| !theirs.runnable));
-        // Read again in place: the CPU time only grows.
+        // Read again: the CPU time only grows.
         let spin = std::time::Instant::now();
         while spin.elapsed() < Duration::from_millis(20) {
             std::hint::spin_loop();
