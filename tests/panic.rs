@@ -10,19 +10,32 @@ use heist::task::JoinHandle;
 
 const MARKER: &str = "panicked on purpose";
 
-/// Keeps the 1_000 intentional panics from flooding stderr; every other
-/// panic still goes to the default hook.
-fn quiet_intentional_panics() {
+/// Where the last panic on a probe thread happened (see `panic_location`).
+static PROBE_LOCATION: Mutex<Option<(String, u32)>> = Mutex::new(None);
+
+/// The one panic hook of this test binary, installed once: the tests run in parallel, and two
+/// of them swapping hooks at once (take, then set) could lose one. It records the location of
+/// a probe thread's panic, keeps the 1_000 intentional panics from flooding stderr, and sends
+/// every other panic to the default hook.
+fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let msg = panic_message(info.payload());
-            if !msg.contains(MARKER) {
+            if std::thread::current().name() == Some(PROBE_THREAD) {
+                let location = info.location().expect("a panic location");
+                *PROBE_LOCATION.lock().unwrap() = Some((location.file().to_string(), location.line()));
+            } else if !panic_message(info.payload()).contains(MARKER) {
                 default(info);
             }
         }));
     });
+}
+
+/// Keeps the 1_000 intentional panics from flooding stderr; every other
+/// panic still goes to the default hook.
+fn quiet_intentional_panics() {
+    install_panic_hook();
 }
 
 fn boom(i: u32) -> u32 {
@@ -143,32 +156,20 @@ const PROBE_THREAD: &str = "panic-location-probe";
 /// Runs `f` on a thread of its own and returns where it panicked, as the panic hook sees it:
 /// the location `#[track_caller]` passes up, which a panic payload does not carry.
 fn panic_location(f: impl FnOnce() + Send + 'static) -> (String, u32) {
-    static LOCATION: Mutex<Option<(String, u32)>> = Mutex::new(None);
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() == Some(PROBE_THREAD) {
-                let location = info.location().expect("a panic location");
-                *LOCATION.lock().unwrap() = Some((location.file().to_string(), location.line()));
-            } else {
-                previous(info);
-            }
-        }));
-    });
+    install_panic_hook();
     // One probe at a time: they share the slot.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _one = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    *LOCATION.lock().unwrap() = None;
+    *PROBE_LOCATION.lock().unwrap() = None;
     let joined = std::thread::Builder::new()
         .name(PROBE_THREAD.into())
         .spawn(f)
         .unwrap()
         .join();
     assert!(joined.is_err(), "the probe did not panic");
-    LOCATION
+    PROBE_LOCATION
         .lock()
         .unwrap()
         .take()
