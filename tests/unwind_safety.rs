@@ -20,9 +20,12 @@ fn sockets() {
     assert_unwind_safe::<heist::net::TcpListener>();
     assert_unwind_safe::<heist::net::TcpStream>();
     assert_unwind_safe::<heist::net::UdpSocket>();
-    assert_unwind_safe::<heist::net::UnixListener>();
-    assert_unwind_safe::<heist::net::UnixStream>();
-    assert_unwind_safe::<heist::net::UnixDatagram>();
+    #[cfg(unix)]
+    {
+        assert_unwind_safe::<heist::net::UnixListener>();
+        assert_unwind_safe::<heist::net::UnixStream>();
+        assert_unwind_safe::<heist::net::UnixDatagram>();
+    }
 }
 
 #[test]
