@@ -62,6 +62,22 @@ use impl_source;
 
 /// `poll_close` of a stream: sends FIN. Closing twice, or after the peer has gone, is not an
 /// error.
+/// `Ok` once a non-blocking connect has completed, its error if it failed (`SO_ERROR`, given
+/// as `taken_error`), `WouldBlock` while it is still in progress (no peer yet).
+fn connection_outcome<A>(
+    taken_error: io::Result<Option<io::Error>>,
+    peer: impl FnOnce() -> io::Result<A>,
+) -> io::Result<()> {
+    if let Some(error) = taken_error? {
+        return Err(error);
+    }
+    match peer() {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
+        Err(error) => Err(error),
+    }
+}
+
 fn close_write(shutdown: io::Result<()>) -> std::task::Poll<io::Result<()>> {
     match shutdown {
         Err(error) if error.kind() == io::ErrorKind::NotConnected => std::task::Poll::Ready(Ok(())),

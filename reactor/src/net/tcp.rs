@@ -247,23 +247,12 @@ async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
     let stream = Async::new_nonblocking(stream)?;
     // Writability alone proves nothing (a new source starts out ready): wait until the
     // connection is established or has failed.
-    stream.write_with(connection_outcome).await?;
+    stream
+        .write_with(|stream| super::connection_outcome(stream.take_error(), || stream.peer_addr()))
+        .await?;
     Ok(TcpStream {
         inner: Arc::new(stream),
     })
-}
-
-/// `Ok` once a non-blocking connect has completed, its error if it failed, `WouldBlock` while
-/// it is still in progress.
-fn connection_outcome(stream: &net::TcpStream) -> io::Result<()> {
-    if let Some(error) = stream.take_error()? {
-        return Err(error);
-    }
-    match stream.peer_addr() {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
-        Err(error) => Err(error),
-    }
 }
 
 /// `writev` without `SIGPIPE`: std's `write_vectored` cannot pass `MSG_NOSIGNAL`, and a write

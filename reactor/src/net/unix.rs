@@ -66,7 +66,11 @@ impl UnixStream {
             }),
             Err(rustix::io::Errno::INPROGRESS) => {
                 let stream = Async::new_nonblocking(net::UnixStream::from(socket))?;
-                stream.write_with(connection_outcome).await?;
+                stream
+                    .write_with(|stream| {
+                        super::connection_outcome(stream.take_error(), || stream.peer_addr())
+                    })
+                    .await?;
                 Ok(UnixStream { inner: stream })
             }
             Err(rustix::io::Errno::AGAIN) => {
@@ -223,16 +227,3 @@ macro_rules! impl_fd {
 }
 
 impl_fd!(UnixListener, UnixStream, UnixDatagram);
-
-/// `Ok` once a non-blocking connect has completed, its error if it failed, `WouldBlock` while
-/// it is still in progress.
-fn connection_outcome(stream: &net::UnixStream) -> io::Result<()> {
-    if let Some(error) = stream.take_error()? {
-        return Err(error);
-    }
-    match stream.peer_addr() {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
-        Err(error) => Err(error),
-    }
-}
