@@ -199,6 +199,13 @@ impl Watch {
         }
     }
 
+    /// A standby that is leaving (woken for work, or shutting down): true if the watch is
+    /// nobody's in the poller, so another sleeper must be poked to stand by in its place.
+    pub(crate) fn needs_new_standby(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        state & IN_POLLER == 0 && standby_of(state).is_none()
+    }
+
     /// Becomes the standby unless another worker is.
     pub(crate) fn try_standby(&self, worker: usize) -> Option<Standby<'_>> {
         let (seen, wrote) = self.update(|state| {
@@ -284,14 +291,5 @@ impl Drop for Standby<'_> {
         self.watch.update(|state| {
             (standby_of(state) == Some(self.worker)).then(|| with_standby(state & !DOZING, NOBODY))
         });
-    }
-}
-
-impl Watch {
-    /// A standby that is leaving (woken for work, or shutting down): true if the watch is
-    /// nobody's in the poller, so another sleeper must be poked to stand by in its place.
-    pub(crate) fn needs_new_standby(&self) -> bool {
-        let state = self.state.load(SeqCst);
-        state & IN_POLLER == 0 && standby_of(state).is_none()
     }
 }
