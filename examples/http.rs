@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use futures_lite::future;
-use heist::hyper::{HeistIo, HeistTimer};
+use heist::hyper::HeistTimer;
 use heist::net::{TcpListener, TcpStream};
 use heist::time::{Duration, sleep};
 use hyper::body::Incoming;

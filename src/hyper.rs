@@ -8,11 +8,13 @@
 //! - [`HeistTimer`](crate::hyper::HeistTimer) implements [`hyper::rt::Timer`](::hyper::rt::Timer)
 //!   on heist's timer wheels ([`heist::time::sleep`](crate::time::sleep)); hyper's timeouts and
 //!   keep-alive pings (`header_read_timeout`, `keep_alive_interval`...) need one.
-//! - [`HeistIo`](crate::hyper::HeistIo) turns a `futures-io` stream
-//!   ([`heist::net::TcpStream`](crate::net::TcpStream), `UnixStream` on Unix,
-//!   any `AsyncRead + AsyncWrite`) into hyper's [`Read`](::hyper::rt::Read) +
-//!   [`Write`](::hyper::rt::Write), and the reverse: a hyper stream (an
-//!   [`Upgraded`](::hyper::upgrade::Upgraded) connection, say) into a `futures-io` one.
+//! - [`heist::net::TcpStream`](crate::net::TcpStream) implements hyper's
+//!   [`Read`](::hyper::rt::Read) + [`Write`](::hyper::rt::Write) itself: pass it to hyper as it
+//!   is. Its reads go straight into hyper's uninitialized buffer.
+//! - [`HeistIo`](crate::hyper::HeistIo) turns any other `futures-io` stream (`UnixStream` on
+//!   Unix, TLS streams, any `AsyncRead + AsyncWrite`) into hyper's `Read` + `Write`, and the
+//!   reverse: a hyper stream (an [`Upgraded`](::hyper::upgrade::Upgraded) connection, say)
+//!   into a `futures-io` one.
 //!
 //! With them, `hyper::server::conn::{http1, http2}` and `hyper::client::conn::{http1, http2}`
 //! run on heist unchanged. Enabled by the `hyper` feature.
@@ -20,7 +22,7 @@
 //! ```
 //! use std::convert::Infallible;
 //!
-//! use heist::hyper::{HeistExecutor, HeistIo, HeistTimer};
+//! use heist::hyper::{HeistExecutor, HeistTimer};
 //! use heist::net::{TcpListener, TcpStream};
 //! use hyper::body::Incoming;
 //! use hyper::service::service_fn;
@@ -39,13 +41,13 @@
 //!         let (stream, _) = listener.accept().await.unwrap();
 //!         hyper::server::conn::http1::Builder::new()
 //!             .timer(HeistTimer::new())
-//!             .serve_connection(HeistIo::new(stream), service_fn(hello))
+//!             .serve_connection(stream, service_fn(hello))
 //!             .await
 //!             .unwrap();
 //!     }));
 //!
 //!     // A client on the same runtime.
-//!     let stream = HeistIo::new(TcpStream::connect(addr).await?);
+//!     let stream = TcpStream::connect(addr).await?;
 //!     let (mut sender, connection) = hyper::client::conn::http1::handshake(stream).await.unwrap();
 //!     drop(heist::spawn(connection));
 //!     let request = Request::get("/").body(String::new()).unwrap();
@@ -200,10 +202,14 @@ pin_project_lite::pin_project! {
     /// ```no_run
     /// # async fn f(stream: heist::net::TcpStream) {
     /// use heist::hyper::HeistIo;
-    /// let io = HeistIo::new(stream); // ready for serve_connection or handshake
+    /// let io = HeistIo::new(stream); // ready for serve_connection or handshake (a bare
+    ///                                // `stream` is too, and reads without zeroing)
     /// # drop(io);
     /// # }
     /// ```
+    ///
+    /// A heist [`TcpStream`](crate::net::TcpStream) needs no wrapper: it implements hyper's
+    /// traits itself and reads without zeroing.
     ///
     /// Reads: `futures-io` reads into initialized memory, and hyper hands out an uninitialized
     /// buffer, so each read zeroes the part of it that it offers first. To keep that cheap, a
@@ -230,7 +236,7 @@ impl<T> HeistIo<T> {
     pub fn new(inner: T) -> HeistIo<T> {
         HeistIo {
             inner,
-            read_size: MAX_READ_SIZE,
+            read_size: MIN_READ_SIZE,
         }
     }
 

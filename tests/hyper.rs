@@ -159,10 +159,26 @@ fn http1_keep_alive_serves_several_requests_on_one_connection() {
 
 #[test]
 fn http1_large_bodies_arrive_whole_both_ways() {
-    run_with_timeout("http1_large_bodies_arrive_whole_both_ways", || {
-        runtime(2).block_on(async {
+    large_bodies_arrive_whole_both_ways("http1_large_bodies_arrive_whole_both_ways", HeistIo::new);
+}
+
+/// The same over `TcpStream`'s own hyper traits, which read into hyper's uninitialized buffer.
+#[test]
+fn http1_large_bodies_arrive_whole_both_ways_over_a_bare_tcp_stream() {
+    large_bodies_arrive_whole_both_ways(
+        "http1_large_bodies_arrive_whole_both_ways_over_a_bare_tcp_stream",
+        |stream| stream,
+    );
+}
+
+fn large_bodies_arrive_whole_both_ways<Io>(name: &'static str, wrap: fn(TcpStream) -> Io)
+where
+    Io: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    run_with_timeout(name, move || {
+        runtime(2).block_on(async move {
             let (listener, addr) = listener().await;
-            // Echoes the request body: large reads on both sides, through HeistIo.
+            // Echoes the request body: large reads on both sides.
             let server = heist::spawn(async move {
                 let (stream, _) = listener.accept().await.expect("accept");
                 let echo = service_fn(|request: Request<Incoming>| async move {
@@ -170,11 +186,12 @@ fn http1_large_bodies_arrive_whole_both_ways() {
                 });
                 hyper::server::conn::http1::Builder::new()
                     .timer(HeistTimer::new())
-                    .serve_connection(HeistIo::new(stream), echo)
+                    .serve_connection(wrap(stream), echo)
                     .await
             });
 
-            let (mut sender, connection) = hyper::client::conn::http1::handshake(connect(addr).await)
+            let client_stream = wrap(TcpStream::connect(addr).await.expect("connect"));
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(client_stream)
                 .await
                 .expect("handshake");
             let client = heist::spawn(connection);

@@ -7,6 +7,8 @@
 //! Unix-domain sockets (`UnixListener`, `UnixStream`, `UnixDatagram`) exist on Unix only.
 
 mod addr;
+#[cfg(feature = "hyper")]
+mod hyper_io;
 pub(crate) mod socket;
 mod split;
 mod tcp;
@@ -104,4 +106,20 @@ async fn each_addr<T, F: Future<Output = io::Result<T>>>(
             "the address resolved to no socket address",
         )
     }))
+}
+
+/// One `recv` into memory that need not be initialized.
+#[cfg(all(feature = "hyper", unix))]
+fn recv_uninit(socket: &impl std::os::fd::AsFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+    let (_, received) = rustix::net::recv(socket, buf, rustix::net::RecvFlags::empty())?;
+    Ok(received)
+}
+
+/// One `recv` into memory that need not be initialized.
+#[cfg(all(feature = "hyper", windows))]
+fn recv_uninit(
+    socket: &impl std::os::windows::io::AsSocket,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<usize> {
+    socket2::SockRef::from(socket).recv(buf)
 }
