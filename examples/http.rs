@@ -114,12 +114,16 @@ async fn hello(_: Request<Incoming>) -> Result<Response<String>, Infallible> {
 /// Serves one connection until the client closes it, or until the shutdown begins and the
 /// request in flight (if any) has been answered.
 async fn connection(stream: TcpStream, open: Open) {
-    if let Err(error) = stream.set_nodelay(true) {
+    // `HTTP_NAGLE` (any value) leaves Nagle's algorithm on: `benches/http_pipelined.sh` uses it
+    // to check that a response leaves in one write.
+    if std::env::var_os("HTTP_NAGLE").is_none()
+        && let Err(error) = stream.set_nodelay(true)
+    {
         eprintln!("set_nodelay: {error}");
     }
     let conn = http1::Builder::new()
         .timer(HeistTimer::new())
-        .serve_connection(HeistIo::new(stream), service_fn(hello));
+        .serve_connection(stream, service_fn(hello));
     let mut conn = pin!(conn);
     let begun = open.begun();
     let finished = future::or(async { Some(conn.as_mut().await) }, async {

@@ -104,7 +104,11 @@ async fn hello(_: Request<Incoming>) -> Result<Response<String>, Infallible> {
 }
 
 async fn connection(stream: TcpStream, open: Open) {
-    if let Err(error) = stream.set_nodelay(true) {
+    // `HTTP_NAGLE` (any value) leaves Nagle's algorithm on: `benches/http_pipelined.sh` uses it
+    // to check that a response leaves in one write.
+    if std::env::var_os("HTTP_NAGLE").is_none()
+        && let Err(error) = stream.set_nodelay(true)
+    {
         eprintln!("set_nodelay: {error}");
     }
     let conn = http1::Builder::new()

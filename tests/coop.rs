@@ -162,3 +162,41 @@ fn a_task_woken_by_a_hog_runs_on_another_worker() {
         assert!(delay < HOG_TIME, "the woken task waited {delay:?} for the hog");
     });
 }
+
+/// A task that spends its budget in a loop, alone on a 2-worker runtime, keeps its worker: its
+/// yield wakes no peer to steal it, so it does not bounce between the threads (a wake-up and
+/// the task's data moved to the other core at every yield). The peer may still wake on its own
+/// (the standby's few timed naps, see `executor/src/watch.rs`) and take it over now and then:
+/// the bound allows 20 moves in 2,000 yields. When every yield woke a peer, the task moved
+/// about 100 times.
+#[test]
+fn a_task_that_yields_alone_stays_on_its_worker() {
+    run_with_timeout("yields_alone", || {
+        let rt = heist::runtime::Builder::new().worker_threads(2).build().unwrap();
+        let moves = rt
+            .block_on(rt.spawn(async {
+                let mut moves = 0;
+                let mut thread = std::thread::current().id();
+                for round in 0..2_000u64 {
+                    // Some work between yields, as a real task does: long enough for a woken
+                    // peer to be up and stealing before the task is popped again.
+                    let mut x = round;
+                    for _ in 0..20_000 {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                    heist::task::yield_now().await;
+                    let now = std::thread::current().id();
+                    if now != thread {
+                        moves += 1;
+                        thread = now;
+                    }
+                }
+                moves
+            }))
+            .unwrap();
+        assert!(
+            moves <= 20,
+            "the task changed threads {moves} times in 2,000 yields"
+        );
+    });
+}

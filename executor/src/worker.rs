@@ -437,7 +437,15 @@ impl Worker {
     fn schedule_local(&self, task: Notified, is_yield: bool) {
         if is_yield {
             self.yields.set(self.yields.get() + 1);
+            // A task that yields alone is this worker's next task again: waking a peer would
+            // only have it steal the task, and a task that spends its budget in a loop would
+            // then bounce between the workers, a wake-up and a cache miss every 128 operations.
+            // A peer is needed when something else waits here too.
+            let waits_alone = self.local.is_empty() && !self.lifo_is_taken();
             self.local.push(task);
+            if waits_alone {
+                return;
+            }
         } else if heist_coop::is_exhausted() {
             // The running task spent its budget and is about to yield: what it woke goes
             // where an idle peer can steal it, not to a slot only this busy worker reads.
@@ -449,6 +457,13 @@ impl Worker {
             return;
         }
         self.shared().notify_parked();
+    }
+
+    fn lifo_is_taken(&self) -> bool {
+        let task = self.lifo.take();
+        let taken = task.is_some();
+        self.lifo.set(task);
+        taken
     }
 
     /// Busy workers fire due timers and poll for I/O too: they may all be busy for a long
