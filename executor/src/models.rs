@@ -387,6 +387,39 @@ fn shutdown_racing_a_wake_drops_the_future_once() {
     });
 }
 
+/// A wake from outside racing the runtime's drop, on the real runtime: the waker's
+/// `schedule_remote` pushes to the injector and, if it sees the shutdown begun, drains the
+/// injector itself, while the dropping thread stops the worker, cancels the tasks and drains it
+/// too. The future is dropped exactly once, the join handle reports the cancellation, and the
+/// task (which holds the runtime's shared state) is freed: loom's `Arc` reports a leak, and
+/// miri a use after free.
+#[test]
+fn a_remote_wake_racing_the_runtime_drop_drops_the_future_once() {
+    crate::sync::model(|| {
+        let runtime = Builder::new().worker_threads(1).build().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = DropCounter(drops.clone());
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let future = wait_for_flag(Arc::new(AtomicBool::new(false)), slot.clone());
+        let join = runtime.spawn(async move {
+            let _guard = guard;
+            future.await
+        });
+        // The task has run once when its waker is in the slot.
+        let waker = loop {
+            if let Some(waker) = slot.lock().take() {
+                break waker;
+            }
+            thread::yield_now();
+        };
+        let waker_thread = thread::spawn(move || waker.wake());
+        drop(runtime);
+        waker_thread.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+        assert!(block_on(join).unwrap_err().is_cancelled());
+    });
+}
+
 /// The park protocol end to end: a task spawned from outside while the only worker goes to
 /// sleep must still run (a lost wake-up deadlocks the model, which loom reports).
 #[test]
