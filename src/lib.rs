@@ -319,6 +319,7 @@ pub mod io {
         AsyncWriteExt, BufReader, BufWriter, Cursor, copy, empty, repeat, sink,
     };
     pub use heist_reactor::Async;
+    pub use heist_reactor::{Interest, Ready};
     pub use std::io::{Error, ErrorKind, Result};
 }
 

@@ -111,6 +111,37 @@ impl Stream for Incoming<'_> {
 ///
 /// Writing to a connection the peer has closed returns an error (`BrokenPipe` or
 /// `ConnectionReset`); it never raises `SIGPIPE`.
+///
+/// # Readiness
+/// Besides `AsyncRead`/`AsyncWrite`, tokio's readiness API: wait with
+/// [`ready`](Self::ready) (or [`readable`](Self::readable), [`writable`](Self::writable)),
+/// then move data with [`try_read`](Self::try_read), [`try_write`](Self::try_write) and their
+/// vectored forms, or any operation on the descriptor through [`try_io`](Self::try_io). A
+/// `try_*` that returns `WouldBlock` clears the readiness, so the next wait sleeps until the
+/// poller reports the socket again.
+///
+/// ```no_run
+/// use heist_reactor::{Interest, net::TcpStream};
+/// use std::io;
+///
+/// async fn echo_once(stream: &TcpStream) -> io::Result<()> {
+///     let mut buf = [0; 1024];
+///     loop {
+///         let ready = stream.ready(Interest::READABLE).await?;
+///         if ready.is_readable() {
+///             match stream.try_read(&mut buf) {
+///                 Ok(0) => return Ok(()), // the peer closed
+///                 Ok(n) => {
+///                     // A real server would wait for `writable` on `WouldBlock` here.
+///                     stream.try_write(&buf[..n])?;
+///                 }
+///                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+///                 Err(e) => return Err(e),
+///             }
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct TcpStream {
     pub(super) inner: Arc<Async<net::TcpStream>>,
@@ -175,14 +206,11 @@ impl TcpStream {
         self.inner.read_with(|stream| stream.peek(buf)).await
     }
 
-    /// Waits until the stream is readable.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.readable().await
-    }
-
-    /// Waits until the stream is writable.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.writable().await
+    /// Like [`peek`](Self::peek) without waiting: `WouldBlock` (clearing read readiness)
+    /// when there is nothing to peek at.
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |stream| stream.peek(buf))
     }
 
     /// Borrowed halves for reading and writing at the same time within one task
@@ -285,6 +313,8 @@ fn write_vectored(mut stream: &net::TcpStream, bufs: &[IoSlice<'_>]) -> io::Resu
 }
 
 super::impl_source!(TcpStream);
+super::impl_readiness!(TcpStream);
+super::impl_try_stream!(TcpStream, write_vectored);
 
 macro_rules! impl_async_io_for_stream {
     ($ty:ty) => {

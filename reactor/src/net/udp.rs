@@ -98,6 +98,66 @@ impl UdpSocket {
             .poll_write_with(cx, |socket| socket.send_to(buf, target))
     }
 
+    /// Sends a datagram to the connected peer without waiting: `WouldBlock` (clearing write
+    /// readiness) when the send buffer is full. Pair it with [`writable`](Self::writable).
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::WRITABLE, |socket| socket.send(buf))
+    }
+
+    /// Sends a datagram to `target` without waiting; see [`try_send`](Self::try_send).
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::WRITABLE, |socket| socket.send_to(buf, target))
+    }
+
+    /// Receives a datagram from the connected peer without waiting: `WouldBlock` (clearing
+    /// read readiness) when none is queued. Pair it with [`readable`](Self::readable).
+    ///
+    /// ```no_run
+    /// use heist_reactor::net::UdpSocket;
+    /// use std::io;
+    ///
+    /// /// Everything queued now, after waiting for the first datagram.
+    /// async fn drain(socket: &UdpSocket) -> io::Result<Vec<Vec<u8>>> {
+    ///     socket.readable().await?;
+    ///     let mut datagrams = Vec::new();
+    ///     let mut buf = [0; 1500];
+    ///     loop {
+    ///         match socket.try_recv(&mut buf) {
+    ///             Ok(n) => datagrams.push(buf[..n].to_vec()),
+    ///             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(datagrams),
+    ///             Err(e) => return Err(e),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.recv(buf))
+    }
+
+    /// Receives a datagram and its sender's address without waiting; see
+    /// [`try_recv`](Self::try_recv).
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.recv_from(buf))
+    }
+
+    /// Looks at the next datagram from the connected peer without taking it off the queue
+    /// or waiting; see [`try_recv`](Self::try_recv).
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.peek(buf))
+    }
+
+    /// Looks at the next datagram and its sender's address without taking it off the
+    /// queue or waiting; see [`try_recv`](Self::try_recv).
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.peek_from(buf))
+    }
+
     /// Allows sending to broadcast addresses.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.inner.get_ref().set_broadcast(on)
@@ -110,3 +170,4 @@ impl UdpSocket {
 }
 
 super::impl_source!(UdpSocket);
+super::impl_readiness!(UdpSocket);

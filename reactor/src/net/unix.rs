@@ -145,6 +145,10 @@ macro_rules! impl_async_io {
     };
 }
 
+super::impl_readiness!(UnixStream, UnixDatagram);
+super::impl_try_stream!(UnixStream, |mut stream: &net::UnixStream, bufs| stream
+    .write_vectored(bufs));
+
 impl_async_io!(UnixStream);
 impl_async_io!(&UnixStream);
 
@@ -202,6 +206,35 @@ impl UnixDatagram {
     /// Receives a datagram and its sender's address.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read_with(|socket| socket.recv_from(buf)).await
+    }
+
+    /// Sends a datagram to the connected peer without waiting: `WouldBlock` (clearing write
+    /// readiness) when the peer's queue is full. Pair it with [`writable`](Self::writable).
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::WRITABLE, |socket| socket.send(buf))
+    }
+
+    /// Sends a datagram to the socket at `path` without waiting; see
+    /// [`try_send`](Self::try_send).
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.inner
+            .try_io(crate::Interest::WRITABLE, |socket| socket.send_to(buf, path))
+    }
+
+    /// Receives a datagram without waiting: `WouldBlock` (clearing read readiness) when none
+    /// is queued. Pair it with [`readable`](Self::readable).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.recv(buf))
+    }
+
+    /// Receives a datagram and its sender's address without waiting; see
+    /// [`try_recv`](Self::try_recv).
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.recv_from(buf))
     }
 
     /// The local address.
