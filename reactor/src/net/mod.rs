@@ -10,6 +10,7 @@ mod addr;
 pub(crate) mod socket;
 mod split;
 mod tcp;
+mod tcp_socket;
 mod udp;
 #[cfg(unix)]
 mod unix;
@@ -19,6 +20,7 @@ pub use addr::{Resolver, set_resolver, system_resolve};
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 #[cfg(unix)]
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

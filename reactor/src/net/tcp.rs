@@ -1,13 +1,16 @@
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::tcp_socket::{DEFAULT_BACKLOG, TcpSocket};
 use super::{ToSocketAddrs, each_addr};
 use crate::Async;
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
+use socket2::SockRef;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A TCP socket listening for connections.
 ///
@@ -37,7 +40,21 @@ impl TcpListener {
     /// backlog of 1024 (std's 128 drops connections in a burst of connects: their clients
     /// then wait a whole SYN or data retransmission timeout, a second or more).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        each_addr(addr, |addr| async move { TcpListener::from_std(listen(addr)?) }).await
+        each_addr(addr, |addr| async move {
+            let socket = TcpSocket::for_addr(&addr)?;
+            #[cfg(unix)]
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(DEFAULT_BACKLOG)
+        })
+        .await
+    }
+
+    /// Takes over a listener known to be in non-blocking mode.
+    pub(crate) fn from_nonblocking(listener: net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: Async::new_nonblocking(listener)?,
+        })
     }
 
     /// Takes over a listener from `std` (made non-blocking here).
@@ -85,6 +102,11 @@ impl TcpListener {
     /// Sets the IP time-to-live of accepted sockets.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.inner.get_ref().set_ttl(ttl)
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
     }
 }
 
@@ -196,6 +218,32 @@ impl TcpStream {
         self.std().set_ttl(ttl)
     }
 
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.std().ttl()
+    }
+
+    /// Sets `SO_LINGER` (see [`TcpSocket::set_linger`](super::TcpSocket::set_linger)):
+    /// `Some(Duration::ZERO)` makes dropping the stream reset the connection.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        SockRef::from(self.std()).set_linger(linger)
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        SockRef::from(self.std()).linger()
+    }
+
+    /// Sets `SO_KEEPALIVE` (see [`TcpSocket::set_keepalive`](super::TcpSocket::set_keepalive)).
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        SockRef::from(self.std()).set_keepalive(keepalive)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        SockRef::from(self.std()).keepalive()
+    }
+
     /// Shuts down the read half, the write half or both (`Write` sends FIN: a half-close).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.std().shutdown(how)
@@ -266,21 +314,23 @@ impl TcpStream {
     }
 }
 
-fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
-    super::socket::listen(addr)
+async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+    TcpSocket::for_addr(&addr)?.connect(addr).await
 }
 
-async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = super::socket::start_connect(addr)?;
-    let stream = Async::new_nonblocking(stream)?;
-    // Writability alone proves nothing (a new source starts out ready): wait until the
-    // connection is established or has failed.
-    stream
-        .write_with(|stream| super::connection_outcome(stream.take_error(), || stream.peer_addr()))
-        .await?;
-    Ok(TcpStream {
-        inner: Arc::new(stream),
-    })
+impl TcpStream {
+    /// Registers a non-blocking socket whose connect has started, and waits for the outcome.
+    pub(crate) async fn finish_connect(stream: net::TcpStream) -> io::Result<TcpStream> {
+        let stream = Async::new_nonblocking(stream)?;
+        // Writability alone proves nothing (a new source starts out ready): wait until the
+        // connection is established or has failed.
+        stream
+            .write_with(|stream| super::connection_outcome(stream.take_error(), || stream.peer_addr()))
+            .await?;
+        Ok(TcpStream {
+            inner: Arc::new(stream),
+        })
+    }
 }
 
 /// `writev` without `SIGPIPE`: std's `write_vectored` cannot pass `MSG_NOSIGNAL`, and a write

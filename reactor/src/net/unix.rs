@@ -56,15 +56,16 @@ impl UnixStream {
     /// blocking, on the runtime's blocking pool, where it waits until the listener accepts.
     /// Dropping the future meanwhile leaves that pool thread waiting until then.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+        use super::socket::Connect;
+        use socket2::{Domain, SockAddr, Type};
         let path = path.as_ref();
-        let addr = SocketAddrUnix::new(path)?;
-        let socket = super::socket::nonblocking_socket(AddressFamily::UNIX, SocketType::STREAM)?;
-        match rustix::net::connect(&socket, &addr) {
-            Ok(()) => Ok(UnixStream {
+        let addr = SockAddr::unix(path)?;
+        let socket = super::socket::nonblocking_socket(Domain::UNIX, Type::STREAM)?;
+        match super::socket::start_connect(&socket, &addr) {
+            Ok(Connect::Done) => Ok(UnixStream {
                 inner: Async::new_nonblocking(net::UnixStream::from(socket))?,
             }),
-            Err(rustix::io::Errno::INPROGRESS) => {
+            Ok(Connect::InProgress) => {
                 let stream = Async::new_nonblocking(net::UnixStream::from(socket))?;
                 stream
                     .write_with(|stream| {
@@ -73,14 +74,14 @@ impl UnixStream {
                     .await?;
                 Ok(UnixStream { inner: stream })
             }
-            Err(rustix::io::Errno::AGAIN) => {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                 drop(socket);
                 let path = path.to_owned();
                 let connect = move || net::UnixStream::connect(path);
                 let stream = run_blocking("the Unix-domain connect", connect)?.await??;
                 UnixStream::from_std(stream)
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error),
         }
     }
 
