@@ -320,6 +320,13 @@ pub mod io {
     };
     pub use heist_reactor::Async;
     pub use heist_reactor::{Interest, Ready};
+
+    mod copy_bidirectional;
+    mod duplex;
+    mod split;
+    pub use copy_bidirectional::copy_bidirectional;
+    pub use duplex::{DuplexStream, duplex};
+    pub use split::{ReadHalf, WriteHalf, split};
     pub use std::io::{Error, ErrorKind, Result};
 }
 
