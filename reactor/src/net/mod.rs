@@ -13,7 +13,7 @@ mod tcp;
 mod tcp_socket;
 mod udp;
 #[cfg(unix)]
-mod unix;
+pub mod unix;
 
 #[doc(hidden)]
 pub use addr::{Resolver, set_resolver, system_resolve};

@@ -1,3 +1,7 @@
+//! Unix-domain sockets (also at `net::` directly) and [`pipe`]: pipes and FIFOs.
+
+pub mod pipe;
+
 use crate::Async;
 use crate::blocking::run_blocking;
 use futures_io::{AsyncRead, AsyncWrite};
