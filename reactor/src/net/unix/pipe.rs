@@ -4,7 +4,7 @@
 //! both have the readiness API (`ready`, `writable`/`readable`, `try_write`/`try_read`).
 //!
 //! ```no_run
-//! use heist_reactor::net::pipe;
+//! use heist_reactor::net::unix::pipe;
 //! use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! # async fn f() -> std::io::Result<()> {
@@ -43,7 +43,7 @@ use std::task::{Context, Poll};
 /// use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// # async fn f() -> std::io::Result<()> {
-/// let (mut sender, mut receiver) = heist_reactor::net::pipe::pipe()?;
+/// let (mut sender, mut receiver) = heist_reactor::net::unix::pipe::pipe()?;
 /// sender.write_all(b"hello").await?;
 /// drop(sender);
 /// let mut all = Vec::new();
