@@ -11,7 +11,6 @@ use futures_lite::future::zip;
 use heist::io::{AsyncReadExt, AsyncWriteExt};
 use heist::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 #[test]
@@ -217,6 +216,7 @@ fn without_reuseport_a_second_listener_cannot_bind_the_port() {
 #[cfg(target_os = "linux")]
 #[test]
 fn multicast_over_loopback_reaches_a_joined_group() {
+    use std::net::{Ipv4Addr, SocketAddr};
     use std::os::fd::AsRawFd;
     run_with_timeout("multicast_over_loopback", || {
         runtime(1).block_on(async {
