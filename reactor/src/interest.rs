@@ -47,6 +47,7 @@ impl Interest {
     }
 
     /// The source's readiness bits for this interest.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn mask(self) -> usize {
         use crate::source::Direction;
         (if self.is_readable() {
