@@ -381,3 +381,43 @@ fn try_calls_after_shutdown_fail_with_a_clear_error() {
     let error = futures_lite::future::block_on(client.ready(Interest::READABLE)).expect_err("gone");
     assert!(error.to_string().contains("shut down"), "{error}");
 }
+
+/// The poll forms, for hand-written futures: `poll_read_ready`/`poll_write_ready` on streams,
+/// `poll_recv_ready`/`poll_send_ready` on datagram sockets (tokio's names).
+#[test]
+fn poll_ready_functions_wait_for_their_direction() {
+    use std::future::poll_fn;
+    run_with_timeout("poll_ready_functions", || {
+        runtime(1).block_on(async {
+            let (client, server) = tcp_pair().await;
+            let mut buf = [0; 8];
+            cleared_by_would_block(
+                "try_read",
+                || is_would_block(client.try_read(&mut buf)),
+                || client.ready(Interest::READABLE),
+            )
+            .await;
+            poll_fn(|cx| client.poll_write_ready(cx)).await.unwrap();
+            let mut read_ready = pin!(poll_fn(|cx| client.poll_read_ready(cx)));
+            assert!(poll_once(read_ready.as_mut()).await.is_none());
+            (&server).write_all(b"x").await.unwrap();
+            read_ready.await.unwrap();
+            assert_eq!(client.try_read(&mut buf).unwrap(), 1);
+
+            let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            cleared_by_would_block(
+                "try_recv_from",
+                || is_would_block(b.try_recv_from(&mut buf)),
+                || b.ready(Interest::READABLE),
+            )
+            .await;
+            let mut recv_ready = pin!(poll_fn(|cx| b.poll_recv_ready(cx)));
+            assert!(poll_once(recv_ready.as_mut()).await.is_none());
+            poll_fn(|cx| a.poll_send_ready(cx)).await.unwrap();
+            a.try_send_to(b"y", b.local_addr().unwrap()).unwrap();
+            recv_ready.await.unwrap();
+            assert_eq!(b.try_recv(&mut buf).unwrap(), 1);
+        });
+    });
+}

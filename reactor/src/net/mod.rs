@@ -63,10 +63,11 @@ macro_rules! impl_source {
 use impl_source;
 
 /// The readiness API shared by every socket type: `ready`, `readable`, `writable`,
-/// `poll_read_ready`, `poll_write_ready` and `try_io`, through the inner `Async` (see
+/// `poll_read_ready`/`poll_write_ready` (tokio's `poll_recv_ready`/`poll_send_ready` for
+/// datagram sockets) and `try_io`, through the inner `Async` (see
 /// [`Async::ready`](crate::Async::ready) and [`Async::try_io`](crate::Async::try_io)).
 macro_rules! impl_readiness {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty: $poll_read_ready:ident, $poll_write_ready:ident);*) => {$(
         impl $ty {
             /// Waits until the socket is ready for any of `interest`, and says which
             /// ([`Ready`](crate::Ready)). Cancel-safe.
@@ -91,14 +92,15 @@ macro_rules! impl_readiness {
                 self.inner.writable().await
             }
 
-            /// Polls for read readiness. Only the last task to poll (per waker) is kept and
-            /// woken: for a hand-written `poll` function, not for several tasks at once.
-            pub fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+            /// Polls for read readiness, for a hand-written `poll` function: on `Pending`,
+            /// `cx`'s waker is kept until the next read event (or the runtime's shutdown).
+            pub fn $poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
                 self.inner.poll_readable(cx)
             }
 
-            /// Polls for write readiness; see [`poll_read_ready`](Self::poll_read_ready).
-            pub fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+            /// Polls for write readiness, for a hand-written `poll` function: on `Pending`,
+            /// `cx`'s waker is kept until the next write event (or the runtime's shutdown).
+            pub fn $poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
                 self.inner.poll_writable(cx)
             }
 

@@ -363,7 +363,7 @@ fn write_vectored(mut stream: &net::TcpStream, bufs: &[IoSlice<'_>]) -> io::Resu
 }
 
 super::impl_source!(TcpStream);
-super::impl_readiness!(TcpStream);
+super::impl_readiness!(TcpStream: poll_read_ready, poll_write_ready);
 super::impl_try_stream!(TcpStream, write_vectored);
 
 macro_rules! impl_async_io_for_stream {

@@ -254,4 +254,4 @@ impl UdpSocket {
 }
 
 super::impl_source!(UdpSocket);
-super::impl_readiness!(UdpSocket);
+super::impl_readiness!(UdpSocket: poll_recv_ready, poll_send_ready);

@@ -150,7 +150,10 @@ macro_rules! impl_async_io {
     };
 }
 
-super::impl_readiness!(UnixStream, UnixDatagram);
+super::impl_readiness!(
+    UnixStream: poll_read_ready, poll_write_ready;
+    UnixDatagram: poll_recv_ready, poll_send_ready
+);
 super::impl_try_stream!(UnixStream, |mut stream: &net::UnixStream, bufs| stream
     .write_vectored(bufs));
 
