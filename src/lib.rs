@@ -316,7 +316,7 @@ pub mod sync;
 /// .unwrap();
 /// ```
 ///
-/// Pipes and FIFOs (Unix only), in [`net::unix::pipe`](crate::net::unix::pipe):
+/// Pipes and FIFOs (Unix only), in `net::unix::pipe`:
 ///
 /// ```
 /// # #[cfg(unix)] {
