@@ -201,7 +201,8 @@ impl TcpSocket {
     /// The listener is registered with the current runtime's reactor (fails outside a
     /// runtime).
     ///
-    /// Binds to a free port first if [`bind`](Self::bind) was not called.
+    /// Call [`bind`](Self::bind) first: without it, Linux listens on a free port of every
+    /// interface, and Windows refuses.
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
         self.inner.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
         TcpListener::from_nonblocking(net::TcpListener::from(self.inner))
