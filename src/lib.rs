@@ -280,6 +280,60 @@ pub mod sync;
 /// })
 /// .unwrap();
 /// ```
+///
+/// Socket options before binding ([`TcpSocket`](net::TcpSocket)), and the readiness API
+/// (`ready`, then `try_*` until `WouldBlock`):
+///
+/// ```
+/// use heist::io::{ErrorKind, Interest};
+/// use heist::net::{TcpSocket, TcpStream};
+///
+/// heist::Runtime::new().unwrap().block_on(async {
+///     let socket = TcpSocket::new_v4()?;
+///     socket.set_reuseaddr(true)?;
+///     socket.set_recv_buffer_size(64 * 1024)?;
+///     socket.bind("127.0.0.1:0".parse().unwrap())?;
+///     let listener = socket.listen(128)?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///
+///     server.writable().await?;
+///     server.try_write(b"ready")?;
+///     let mut buf = [0; 5];
+///     let mut got = 0;
+///     while got < buf.len() {
+///         let ready = client.ready(Interest::READABLE).await?;
+///         assert!(ready.is_readable());
+///         match client.try_read(&mut buf[got..]) {
+///             Ok(n) => got += n,
+///             Err(e) if e.kind() == ErrorKind::WouldBlock => continue, // stale: wait again
+///             Err(e) => return Err(e),
+///         }
+///     }
+///     assert_eq!(&buf, b"ready");
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+///
+/// Pipes and FIFOs (Unix only), in `net::unix::pipe`:
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use heist::io::{AsyncReadExt, AsyncWriteExt};
+/// use heist::net::unix::pipe;
+///
+/// heist::Runtime::new().unwrap().block_on(async {
+///     let (mut sender, mut receiver) = pipe::pipe()?;
+///     let writer = heist::spawn(async move { sender.write_all(b"down the pipe").await });
+///     let mut got = String::new();
+///     receiver.read_to_string(&mut got).await?; // ends when the sender is dropped
+///     assert_eq!(got, "down the pipe");
+///     writer.await.unwrap()
+/// })
+/// .unwrap();
+/// # }
+/// ```
 pub mod net {
     pub use heist_reactor::net::*;
 
@@ -319,6 +373,14 @@ pub mod io {
         AsyncWriteExt, BufReader, BufWriter, Cursor, copy, empty, repeat, sink,
     };
     pub use heist_reactor::Async;
+    pub use heist_reactor::{Interest, Ready};
+
+    mod copy_bidirectional;
+    mod duplex;
+    mod split;
+    pub use copy_bidirectional::copy_bidirectional;
+    pub use duplex::{DuplexStream, duplex};
+    pub use split::{ReadHalf, WriteHalf, split};
     pub use std::io::{Error, ErrorKind, Result};
 }
 

@@ -2,6 +2,7 @@
 //! with the reactor.
 
 use crate::context;
+use crate::interest::Interest;
 use crate::reactor::Registration;
 use crate::source::{Direction, Ready};
 use crate::sys::{AsSource, Borrow, BorrowedSource};
@@ -76,19 +77,52 @@ impl<T: AsSource> Async<T> {
     /// gets `WouldBlock` through [`read_with`](Self::read_with) or
     /// [`poll_read_with`](Self::poll_read_with).
     pub async fn readable(&self) -> io::Result<()> {
-        self.ready(Direction::Read).await.map(drop)
+        self.wait(Direction::Read).await.map(drop)
     }
 
     /// Waits until the descriptor is writable; see [`readable`](Self::readable).
     pub async fn writable(&self) -> io::Result<()> {
-        self.ready(Direction::Write).await.map(drop)
+        self.wait(Direction::Write).await.map(drop)
     }
 
-    fn ready(&self, direction: Direction) -> Readiness<'_, T> {
+    fn wait(&self, direction: Direction) -> Readiness<'_, T> {
         Readiness {
             io: self,
             direction,
             id: None,
+        }
+    }
+
+    /// Waits until the descriptor is ready for any of `interest`, and says which.
+    ///
+    /// The readiness stays until an operation run through [`try_io`](Self::try_io) (or any
+    /// other method) returns `WouldBlock`: so after `ready`, try the operation, and go back
+    /// to `ready` only on `WouldBlock`. Cancel-safe.
+    pub async fn ready(&self, interest: Interest) -> io::Result<crate::Ready> {
+        InterestReadiness {
+            io: self,
+            mask: interest.mask(),
+            ids: [None; 2],
+        }
+        .await
+    }
+
+    /// Runs the non-blocking operation `op` once, if the reactor has seen `interest`'s
+    /// readiness; `WouldBlock` without calling it otherwise. When `op` returns `WouldBlock`,
+    /// the readiness it was tried on is cleared, so that the next [`ready`](Self::ready) waits
+    /// for a new event (with an edge-triggered poller, the only way to learn of one). So `op`
+    /// must be the operation `interest` is for, and must not return `WouldBlock` for any other
+    /// reason.
+    ///
+    /// Fails at once if the runtime that drives this object has shut down.
+    pub fn try_io<R>(&self, interest: Interest, op: impl FnOnce(&T) -> io::Result<R>) -> io::Result<R> {
+        let (ready, _) = self.registration.check_interest(interest.mask())?;
+        match op(self.get_ref()) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                self.registration.clear(ready);
+                Err(error)
+            }
+            result => result,
         }
     }
 
@@ -130,7 +164,7 @@ impl<T: AsSource> Async<T> {
 
     async fn retry<R>(&self, direction: Direction, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         loop {
-            let ready = self.ready(direction).await?;
+            let ready = self.wait(direction).await?;
             match op(self.get_ref()) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
                 result => return result,
@@ -144,7 +178,7 @@ impl<T: AsSource> Async<T> {
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> io::Result<R> {
         loop {
-            let ready = self.ready(direction).await?;
+            let ready = self.wait(direction).await?;
             match op(self.get_mut()) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear(ready),
                 result => return result,
@@ -276,6 +310,33 @@ impl<T: AsSource> Future for Readiness<'_, T> {
 impl<T: AsSource> Drop for Readiness<'_, T> {
     fn drop(&mut self) {
         if let Some(id) = self.id {
+            self.io.registration.forget(id);
+        }
+    }
+}
+
+/// The wait of [`Async::ready`]: listed in the source for each direction of `mask` while
+/// pending, taken off when dropped.
+struct InterestReadiness<'a, T: AsSource> {
+    io: &'a Async<T>,
+    mask: usize,
+    ids: [Option<u64>; 2],
+}
+
+impl<T: AsSource> Future for InterestReadiness<'_, T> {
+    type Output = io::Result<crate::Ready>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let InterestReadiness { io, mask, ids } = &mut *self;
+        io.registration
+            .poll_interest_listed(*mask, cx, io.get_ref().source(), ids)
+            .map_ok(|(_, seen)| seen)
+    }
+}
+
+impl<T: AsSource> Drop for InterestReadiness<'_, T> {
+    fn drop(&mut self) {
+        for id in self.ids.into_iter().flatten() {
             self.io.registration.forget(id);
         }
     }

@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod context;
+mod interest;
 mod poller;
 mod reactor;
 mod source;
@@ -58,6 +59,7 @@ pub mod signal;
 #[cfg(not(loom))]
 pub use async_fd::Async;
 pub use context::{BlockingJob, BlockingSpawner, EnterGuard, enter};
+pub use interest::{Interest, Ready};
 pub use poller::POLLER_ENV;
 pub use reactor::Reactor;
 

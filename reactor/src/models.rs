@@ -114,3 +114,53 @@ fn deregistration_racing_dispatch_reaches_no_stranger() {
         assert_eq!(new.ticks(), 0, "the old source's event reached the new one");
     });
 }
+
+/// A task waiting on both directions (`ready(READABLE | WRITABLE)`) is listed in both: an
+/// event in either, racing its sleep, is seen or wakes it; and once it forgets its entries,
+/// no waker is left behind in either direction.
+#[test]
+fn event_in_either_direction_reaches_a_waiter_on_both() {
+    crate::sync::model(|| {
+        let source = Arc::new(Source::new());
+        let (wakes, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let both = Direction::Read.bit() | Direction::Write.bit();
+        // A new source is ready both ways; a WouldBlock in both clears that.
+        let Some(Ok((seen, _))) = source.check_interest(both) else {
+            panic!("a new source starts out ready");
+        };
+        source.clear(seen);
+
+        let events = thread::spawn({
+            let source = source.clone();
+            move || {
+                let mut wakers = Vec::new();
+                let writable = crate::source::ReadyEvent {
+                    writable: true,
+                    ..Default::default()
+                };
+                source.set_ready(writable, &mut wakers);
+                wakers.into_iter().for_each(Waker::wake);
+            }
+        });
+        let mut ids = [None; 2];
+        let first = source.poll_interest_listed(both, &mut cx, &mut ids);
+        events.join().unwrap();
+        if first.is_pending() {
+            assert_eq!(wakes.0.load(SeqCst), 1, "the write event was lost");
+        }
+        let Poll::Ready(Ok((_, ready))) = source.poll_interest_listed(both, &mut cx, &mut ids) else {
+            panic!("the write event made the source ready");
+        };
+        assert!(ready.is_writable() && !ready.is_readable(), "{ready:?}");
+        ids.into_iter().flatten().for_each(|id| source.forget(id));
+        assert!(
+            !source.has_waiters(Direction::Read),
+            "a read entry was left behind"
+        );
+        assert!(
+            !source.has_waiters(Direction::Write),
+            "a write entry was left behind"
+        );
+    });
+}

@@ -260,7 +260,7 @@ impl Registration {
     /// Readiness reported is an operation about to complete: it costs a unit of the task's
     /// cooperative budget, so a task whose socket is always ready still yields its worker.
     #[cfg(not(loom))]
-    fn spend_if_ready(spent: heist_coop::Spent, poll: &Poll<io::Result<Ready>>) {
+    fn spend_if_ready<T>(spent: heist_coop::Spent, poll: &Poll<T>) {
         if poll.is_ready() {
             spent.made_progress();
         }
@@ -285,11 +285,7 @@ impl Registration {
     /// One-shot pollers report a source once, then forget it until re-armed: a task that is
     /// about to sleep asks again for the directions someone waits on.
     #[cfg(not(loom))]
-    fn rearm_if_pending(
-        &self,
-        poll: Poll<io::Result<Ready>>,
-        fd: BorrowedSource<'_>,
-    ) -> Poll<io::Result<Ready>> {
+    fn rearm_if_pending<T>(&self, poll: Poll<io::Result<T>>, fd: BorrowedSource<'_>) -> Poll<io::Result<T>> {
         if poll.is_pending() && self.reactor.poller.needs_rearm() {
             let read = self.source.has_waiters(Direction::Read);
             let write = self.source.has_waiters(Direction::Write);
@@ -298,6 +294,30 @@ impl Registration {
             }
         }
         poll
+    }
+
+    /// Waits for any direction of `mask` to be ready, for a future that calls
+    /// [`forget`](Self::forget) with each of `ids` when it is dropped.
+    #[cfg(not(loom))]
+    pub(crate) fn poll_interest_listed(
+        &self,
+        mask: usize,
+        cx: &mut Context<'_>,
+        fd: BorrowedSource<'_>,
+        ids: &mut [Option<u64>; 2],
+    ) -> Poll<io::Result<(Ready, crate::interest::Ready)>> {
+        let spent = std::task::ready!(heist_coop::poll_proceed(cx));
+        let poll = self.source.poll_interest_listed(mask, cx, ids);
+        Self::spend_if_ready(spent, &poll);
+        self.rearm_if_pending(poll, fd)
+    }
+
+    /// The readiness within `mask` now, without waiting: `WouldBlock` if there is none.
+    #[cfg(not(loom))]
+    pub(crate) fn check_interest(&self, mask: usize) -> io::Result<(Ready, crate::interest::Ready)> {
+        self.source
+            .check_interest(mask)
+            .unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
     }
 
     /// A listed waiter is finished or dropped.

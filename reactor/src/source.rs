@@ -34,7 +34,7 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
-    fn bit(self) -> usize {
+    pub(crate) fn bit(self) -> usize {
         match self {
             Direction::Read => READABLE,
             Direction::Write => WRITABLE,
@@ -111,6 +111,29 @@ impl Waiters {
                 wakers.push(self.futures.swap_remove(index).waker);
             } else {
                 index += 1;
+            }
+        }
+    }
+
+    /// Lists `waker` for `direction` under `id` (a new id on first use, or when an event took
+    /// the entry, which woke us, and we wait again); updates the waker if it changed.
+    fn list(&mut self, direction: Direction, waker: &Waker, id: &mut Option<u64>) {
+        let listed = id.and_then(|id| self.futures.iter_mut().find(|waiter| waiter.id == id));
+        match listed {
+            Some(waiter) => {
+                if !waiter.waker.will_wake(waker) {
+                    waiter.waker = waker.clone();
+                }
+            }
+            None => {
+                let new_id = self.next_id;
+                self.next_id += 1;
+                self.futures.push(FutureWaiter {
+                    id: new_id,
+                    direction,
+                    waker: waker.clone(),
+                });
+                *id = Some(new_id);
             }
         }
     }
@@ -219,29 +242,61 @@ impl Source {
             return Poll::Ready(ready);
         }
         let mut waiters = self.waiters.lock();
-        let listed = id.and_then(|id| waiters.futures.iter_mut().find(|waiter| waiter.id == id));
-        match listed {
-            Some(waiter) => {
-                if !waiter.waker.will_wake(cx.waker()) {
-                    waiter.waker = cx.waker().clone();
-                }
-            }
-            None => {
-                // First poll, or an event took our entry (woke us) and we are waiting again.
-                let new_id = waiters.next_id;
-                waiters.next_id += 1;
-                waiters.futures.push(FutureWaiter {
-                    id: new_id,
-                    direction,
-                    waker: cx.waker().clone(),
-                });
-                *id = Some(new_id);
-            }
-        }
+        waiters.list(direction, cx.waker(), id);
+        // Re-read under the lock, as in `poll_ready`.
         match self.check(direction) {
             Some(ready) => Poll::Ready(ready),
             None => Poll::Pending,
         }
+    }
+
+    /// Like [`poll_ready_listed`](Self::poll_ready_listed) for any of the directions in
+    /// `mask` (READABLE and/or WRITABLE): one listed waker per direction, under `ids[direction]`.
+    /// Also returns what was seen, for the public readiness API.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn poll_interest_listed(
+        &self,
+        mask: usize,
+        cx: &mut Context<'_>,
+        ids: &mut [Option<u64>; 2],
+    ) -> Poll<io::Result<(Ready, crate::interest::Ready)>> {
+        if let Some(ready) = self.check_interest(mask) {
+            return Poll::Ready(ready);
+        }
+        let mut waiters = self.waiters.lock();
+        for direction in [Direction::Read, Direction::Write] {
+            if mask & direction.bit() != 0 {
+                waiters.list(direction, cx.waker(), &mut ids[direction as usize]);
+            }
+        }
+        match self.check_interest(mask) {
+            Some(ready) => Poll::Ready(ready),
+            None => Poll::Pending,
+        }
+    }
+
+    /// The readiness within `mask` now, if any (for `try_io`, which never waits).
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn check_interest(&self, mask: usize) -> Option<io::Result<(Ready, crate::interest::Ready)>> {
+        let state = self.state.load(Acquire);
+        if state & CLOSED != 0 {
+            return Some(Err(closed_error()));
+        }
+        let bits = state & mask & READINESS_MASK;
+        (bits != 0).then(|| {
+            let seen = crate::interest::Ready::new(
+                bits & READABLE != 0,
+                bits & WRITABLE != 0,
+                bits & READABLE != 0 && state & READ_CLOSED != 0,
+            );
+            Ok((
+                Ready {
+                    tick: state >> TICK_SHIFT,
+                    bit: bits,
+                },
+                seen,
+            ))
+        })
     }
 
     /// A listed future is done or dropped: takes its waker off the list, if still there.

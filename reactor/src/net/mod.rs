@@ -12,15 +12,17 @@ mod hyper_io;
 pub(crate) mod socket;
 mod split;
 mod tcp;
+mod tcp_socket;
 mod udp;
 #[cfg(unix)]
-mod unix;
+pub mod unix;
 
 #[doc(hidden)]
 pub use addr::{Resolver, set_resolver, system_resolve};
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 #[cfg(unix)]
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
@@ -61,6 +63,104 @@ macro_rules! impl_source {
     )*};
 }
 use impl_source;
+
+/// The readiness API shared by every socket type: `ready`, `readable`, `writable`,
+/// `poll_read_ready`/`poll_write_ready` (tokio's `poll_recv_ready`/`poll_send_ready` for
+/// datagram sockets) and `try_io`, through the inner `Async` (see
+/// [`Async::ready`](crate::Async::ready) and [`Async::try_io`](crate::Async::try_io)).
+macro_rules! impl_readiness {
+    ($($ty:ty: $poll_read_ready:ident, $poll_write_ready:ident);*) => {$(
+        impl $ty {
+            /// Waits until the socket is ready for any of `interest`, and says which
+            /// ([`Ready`](crate::Ready)). Cancel-safe.
+            ///
+            /// The readiness stays until a `try_*` call (or [`try_io`](Self::try_io)) returns
+            /// `WouldBlock`, which clears it: so after `ready`, try the operation, and come
+            /// back here only on `WouldBlock`. Readiness can be stale (another task took the
+            /// data first): `WouldBlock` is an expected answer, not an error.
+            pub async fn ready(&self, interest: crate::Interest) -> io::Result<crate::Ready> {
+                self.inner.ready(interest).await
+            }
+
+            /// Waits until the socket is readable; the same as `ready(Interest::READABLE)`
+            /// without the answer.
+            pub async fn readable(&self) -> io::Result<()> {
+                self.inner.readable().await
+            }
+
+            /// Waits until the socket is writable; the same as `ready(Interest::WRITABLE)`
+            /// without the answer.
+            pub async fn writable(&self) -> io::Result<()> {
+                self.inner.writable().await
+            }
+
+            /// Polls for read readiness, for a hand-written `poll` function: on `Pending`,
+            /// `cx`'s waker is kept until the next read event (or the runtime's shutdown).
+            pub fn $poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+                self.inner.poll_readable(cx)
+            }
+
+            /// Polls for write readiness, for a hand-written `poll` function: on `Pending`,
+            /// `cx`'s waker is kept until the next write event (or the runtime's shutdown).
+            pub fn $poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+                self.inner.poll_writable(cx)
+            }
+
+            /// Runs `f`, a non-blocking operation on this socket (through its descriptor:
+            /// `AsFd`/`AsSocket`), if the reactor has seen `interest`'s readiness; returns
+            /// `WouldBlock` without calling it otherwise. When `f` returns `WouldBlock`, that
+            /// readiness is cleared, so the next [`ready`](Self::ready) waits for a new event.
+            /// `f` must therefore be the operation `interest` stands for, and return
+            /// `WouldBlock` only when the socket would block.
+            pub fn try_io<R>(&self, interest: crate::Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+                self.inner.try_io(interest, |_| f())
+            }
+        }
+    )*};
+}
+use impl_readiness;
+
+/// `try_read`, `try_read_vectored`, `try_write` and `try_write_vectored` for a byte stream
+/// whose inner `&T` is `Read + Write`.
+macro_rules! impl_try_stream {
+    ($ty:ty, $write_vectored:expr) => {
+        impl $ty {
+            /// Reads what is there without waiting: `WouldBlock` (clearing read readiness)
+            /// when nothing is, `Ok(0)` at the end of the stream (or for an empty `buf`).
+            /// Pair it with [`readable`](Self::readable) or [`ready`](Self::ready).
+            pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                use std::io::Read;
+                self.inner
+                    .try_io(crate::Interest::READABLE, |mut stream| stream.read(buf))
+            }
+
+            /// [`try_read`](Self::try_read) into several buffers, filled in order.
+            pub fn try_read_vectored(&self, bufs: &mut [std::io::IoSliceMut<'_>]) -> io::Result<usize> {
+                use std::io::Read;
+                self.inner.try_io(crate::Interest::READABLE, |mut stream| {
+                    stream.read_vectored(bufs)
+                })
+            }
+
+            /// Writes what fits in the send buffer without waiting: `WouldBlock` (clearing
+            /// write readiness) when nothing does. Pair it with [`writable`](Self::writable)
+            /// or [`ready`](Self::ready).
+            pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                use std::io::Write;
+                self.inner
+                    .try_io(crate::Interest::WRITABLE, |mut stream| stream.write(buf))
+            }
+
+            /// [`try_write`](Self::try_write) from several buffers, taken in order.
+            pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+                self.inner.try_io(crate::Interest::WRITABLE, |stream| {
+                    ($write_vectored)(stream, bufs)
+                })
+            }
+        }
+    };
+}
+use impl_try_stream;
 
 /// `poll_close` of a stream: sends FIN. Closing twice, or after the peer has gone, is not an
 /// error.

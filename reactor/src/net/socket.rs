@@ -1,103 +1,78 @@
-//! Creating sockets non-blocking, close-on-exec (not inherited) and without `SIGPIPE`, on each
-//! platform.
+//! Creating sockets non-blocking, close-on-exec (not inherited) and without `SIGPIPE`, the same
+//! way on every platform, through `socket2`:
 //!
-//! - Linux and the BSDs take `SOCK_NONBLOCK | SOCK_CLOEXEC` in `socket` itself.
-//! - Apple's `socket` has no such flags: the two are set right after, with `fcntl` and
-//!   `ioctl`. Apple also lacks `MSG_NOSIGNAL`, so every stream socket heist creates or takes
-//!   over (accepted ones included) gets `SO_NOSIGPIPE` instead: a write to a closed peer then
-//!   fails with `EPIPE` rather than killing the process.
-//! - Windows has no `SIGPIPE`. Its sockets come from `socket2`, which creates them
-//!   non-inheritable (`WSA_FLAG_NO_HANDLE_INHERIT`, so child processes do not keep them open)
-//!   after starting Winsock, neither of which rustix does there.
+//! - `Socket::new` sets close-on-exec (in `socket` itself where `SOCK_CLOEXEC` exists, with
+//!   `fcntl` right after on Apple), sets `SO_NOSIGPIPE` on Apple (which lacks `MSG_NOSIGNAL`:
+//!   a write to a closed peer then fails with `EPIPE` rather than killing the process), and on
+//!   Windows creates the socket non-inheritable (child processes do not keep it open) after
+//!   starting Winsock.
+//! - Non-blocking mode comes with the socket type where the OS takes `SOCK_NONBLOCK`, and
+//!   from `FIONBIO` right after elsewhere (Apple, Windows).
+//!
+//! Stream sockets heist takes over (accepted ones, `from_std`) get `SO_NOSIGPIPE` on Apple
+//! from [`no_sigpipe`].
 
 use crate::sys::AsSource;
+use socket2::{Domain, SockAddr, Socket, Type};
 use std::io;
-use std::net::{self, SocketAddr};
-
-/// How many connections may wait in the kernel for `accept` (capped by `net.core.somaxconn`).
-const LISTEN_BACKLOG: i32 = 1024;
+use std::net::SocketAddr;
 
 /// A new socket, non-blocking and close-on-exec (and `SO_NOSIGPIPE` where that exists).
-#[cfg(unix)]
-pub(crate) fn nonblocking_socket(
-    family: rustix::net::AddressFamily,
-    kind: rustix::net::SocketType,
-) -> io::Result<std::os::fd::OwnedFd> {
-    #[cfg(not(target_vendor = "apple"))]
-    let socket = {
-        use rustix::net::SocketFlags;
-        rustix::net::socket_with(family, kind, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC, None)?
-    };
-    #[cfg(target_vendor = "apple")]
-    let socket = {
-        let socket = rustix::net::socket(family, kind, None)?;
-        rustix::io::fcntl_setfd(&socket, rustix::io::FdFlags::CLOEXEC)?;
-        rustix::io::ioctl_fionbio(&socket, true)?;
-        socket
-    };
-    no_sigpipe(&socket)?;
-    Ok(socket)
-}
-
-#[cfg(unix)]
-fn inet_stream_socket(addr: SocketAddr) -> io::Result<std::os::fd::OwnedFd> {
-    use rustix::net::{AddressFamily, SocketType};
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    nonblocking_socket(family, SocketType::STREAM)
-}
-
-/// A non-blocking TCP listener on `addr`. Like tokio's, it has `SO_REUSEADDR` on Unix (a
-/// restarted server can bind at once; on Windows that option would let another process
-/// steal the port, so it is left off there) and a backlog of [`LISTEN_BACKLOG`].
-#[cfg(unix)]
-pub(crate) fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
-    let socket = inet_stream_socket(addr)?;
-    rustix::net::sockopt::set_socket_reuseaddr(&socket, true)?;
-    rustix::net::bind(&socket, &addr)?;
-    rustix::net::listen(&socket, LISTEN_BACKLOG)?;
-    Ok(net::TcpListener::from(socket))
-}
-
-#[cfg(windows)]
-pub(crate) fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
-    let socket = windows_stream_socket(addr)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    Ok(socket.into())
-}
-
-/// A non-blocking TCP socket whose connect to `addr` has started (or already completed):
-/// the caller waits for writability and then checks the outcome.
-#[cfg(unix)]
-pub(crate) fn start_connect(addr: SocketAddr) -> io::Result<net::TcpStream> {
-    let socket = inet_stream_socket(addr)?;
-    match rustix::net::connect(&socket, &addr) {
-        Ok(()) | Err(rustix::io::Errno::INPROGRESS) => Ok(net::TcpStream::from(socket)),
-        Err(error) => Err(error.into()),
+pub(crate) fn nonblocking_socket(domain: Domain, kind: Type) -> io::Result<Socket> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
+    return Socket::new(domain, kind.nonblocking(), None);
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )))]
+    {
+        let socket = Socket::new(domain, kind, None)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
     }
 }
 
-#[cfg(windows)]
-pub(crate) fn start_connect(addr: SocketAddr) -> io::Result<net::TcpStream> {
-    let socket = windows_stream_socket(addr)?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => {}
-        // Winsock's "in progress" is `WSAEWOULDBLOCK`.
-        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-        Err(error) => return Err(error),
-    }
-    Ok(socket.into())
+/// A non-blocking TCP socket for `addr`'s family.
+pub(crate) fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
+    nonblocking_socket(Domain::for_address(*addr), Type::STREAM)
 }
 
-#[cfg(windows)]
-fn windows_stream_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket)
+/// How a non-blocking connect started.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Connect {
+    /// Connected at once.
+    Done,
+    /// Under way: wait for writability, then check the outcome.
+    InProgress,
+}
+
+/// Starts a non-blocking connect of `socket` to `addr`.
+pub(crate) fn start_connect(socket: &Socket, addr: &SockAddr) -> io::Result<Connect> {
+    match socket.connect(addr) {
+        Ok(()) => Ok(Connect::Done),
+        // Unix's "in progress" is `EINPROGRESS` (std's `ErrorKind::InProgress` is newer than
+        // our minimum Rust). `EAGAIN` is a real error for TCP (no free local port); for a
+        // Unix-domain socket the caller handles it.
+        #[cfg(unix)]
+        Err(error) if rustix::io::Errno::from_io_error(&error) == Some(rustix::io::Errno::INPROGRESS) => {
+            Ok(Connect::InProgress)
+        }
+        // Winsock's is `WSAEWOULDBLOCK`.
+        #[cfg(windows)]
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(Connect::InProgress),
+        Err(error) => Err(error),
+    }
 }
 
 /// Sets `SO_NOSIGPIPE` on Apple targets, where `MSG_NOSIGNAL` does not exist; elsewhere

@@ -149,5 +149,65 @@ macro_rules! halves {
     };
 }
 
+/// The readiness API of the stream, each half with its own direction.
+macro_rules! half_readiness {
+    ($read:ty, $write:ty, $field:tt) => {
+        impl $read {
+            /// Waits until the stream is ready for any of `interest` (see
+            /// [`TcpStream::ready`]).
+            pub async fn ready(&self, interest: crate::Interest) -> io::Result<crate::Ready> {
+                self.$field.ready(interest).await
+            }
+
+            /// Waits until the stream is readable (see [`TcpStream::readable`]).
+            pub async fn readable(&self) -> io::Result<()> {
+                self.$field.readable().await
+            }
+
+            /// Reads without waiting (see [`TcpStream::try_read`]).
+            pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.$field.try_read(buf)
+            }
+
+            /// Reads into several buffers without waiting (see
+            /// [`TcpStream::try_read_vectored`]).
+            pub fn try_read_vectored(&self, bufs: &mut [std::io::IoSliceMut<'_>]) -> io::Result<usize> {
+                self.$field.try_read_vectored(bufs)
+            }
+
+            /// Peeks without waiting (see [`TcpStream::try_peek`]).
+            pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.$field.try_peek(buf)
+            }
+        }
+
+        impl $write {
+            /// Waits until the stream is ready for any of `interest` (see
+            /// [`TcpStream::ready`]).
+            pub async fn ready(&self, interest: crate::Interest) -> io::Result<crate::Ready> {
+                self.$field.ready(interest).await
+            }
+
+            /// Waits until the stream is writable (see [`TcpStream::writable`]).
+            pub async fn writable(&self) -> io::Result<()> {
+                self.$field.writable().await
+            }
+
+            /// Writes without waiting (see [`TcpStream::try_write`]).
+            pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                self.$field.try_write(buf)
+            }
+
+            /// Writes from several buffers without waiting (see
+            /// [`TcpStream::try_write_vectored`]).
+            pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                self.$field.try_write_vectored(bufs)
+            }
+        }
+    };
+}
+
+half_readiness!(ReadHalf<'_>, WriteHalf<'_>, 0);
+half_readiness!(OwnedReadHalf, OwnedWriteHalf, stream);
 halves!(ReadHalf<'_>, WriteHalf<'_>, 0);
 halves!(OwnedReadHalf, OwnedWriteHalf, stream);

@@ -1,13 +1,16 @@
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::tcp_socket::{DEFAULT_BACKLOG, TcpSocket};
 use super::{ToSocketAddrs, each_addr};
 use crate::Async;
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
+use socket2::SockRef;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A TCP socket listening for connections.
 ///
@@ -37,7 +40,21 @@ impl TcpListener {
     /// backlog of 1024 (std's 128 drops connections in a burst of connects: their clients
     /// then wait a whole SYN or data retransmission timeout, a second or more).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        each_addr(addr, |addr| async move { TcpListener::from_std(listen(addr)?) }).await
+        each_addr(addr, |addr| async move {
+            let socket = TcpSocket::for_addr(&addr)?;
+            #[cfg(unix)]
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(DEFAULT_BACKLOG)
+        })
+        .await
+    }
+
+    /// Takes over a listener known to be in non-blocking mode.
+    pub(crate) fn from_nonblocking(listener: net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: Async::new_nonblocking(listener)?,
+        })
     }
 
     /// Takes over a listener from `std` (made non-blocking here).
@@ -86,6 +103,11 @@ impl TcpListener {
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.inner.get_ref().set_ttl(ttl)
     }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
+    }
 }
 
 super::impl_source!(TcpListener);
@@ -111,6 +133,37 @@ impl Stream for Incoming<'_> {
 ///
 /// Writing to a connection the peer has closed returns an error (`BrokenPipe` or
 /// `ConnectionReset`); it never raises `SIGPIPE`.
+///
+/// # Readiness
+/// Besides `AsyncRead`/`AsyncWrite`, tokio's readiness API: wait with
+/// [`ready`](Self::ready) (or [`readable`](Self::readable), [`writable`](Self::writable)),
+/// then move data with [`try_read`](Self::try_read), [`try_write`](Self::try_write) and their
+/// vectored forms, or any operation on the descriptor through [`try_io`](Self::try_io). A
+/// `try_*` that returns `WouldBlock` clears the readiness, so the next wait sleeps until the
+/// poller reports the socket again.
+///
+/// ```no_run
+/// use heist_reactor::{Interest, net::TcpStream};
+/// use std::io;
+///
+/// async fn echo_once(stream: &TcpStream) -> io::Result<()> {
+///     let mut buf = [0; 1024];
+///     loop {
+///         let ready = stream.ready(Interest::READABLE).await?;
+///         if ready.is_readable() {
+///             match stream.try_read(&mut buf) {
+///                 Ok(0) => return Ok(()), // the peer closed
+///                 Ok(n) => {
+///                     // A real server would wait for `writable` on `WouldBlock` here.
+///                     stream.try_write(&buf[..n])?;
+///                 }
+///                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+///                 Err(e) => return Err(e),
+///             }
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct TcpStream {
     pub(super) inner: Arc<Async<net::TcpStream>>,
@@ -165,6 +218,32 @@ impl TcpStream {
         self.std().set_ttl(ttl)
     }
 
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.std().ttl()
+    }
+
+    /// Sets `SO_LINGER` (see [`TcpSocket::set_linger`](super::TcpSocket::set_linger)):
+    /// `Some(Duration::ZERO)` makes dropping the stream reset the connection.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        SockRef::from(self.std()).set_linger(linger)
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        SockRef::from(self.std()).linger()
+    }
+
+    /// Sets `SO_KEEPALIVE` (see [`TcpSocket::set_keepalive`](super::TcpSocket::set_keepalive)).
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        SockRef::from(self.std()).set_keepalive(keepalive)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        SockRef::from(self.std()).keepalive()
+    }
+
     /// Shuts down the read half, the write half or both (`Write` sends FIN: a half-close).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.std().shutdown(how)
@@ -175,14 +254,11 @@ impl TcpStream {
         self.inner.read_with(|stream| stream.peek(buf)).await
     }
 
-    /// Waits until the stream is readable.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.readable().await
-    }
-
-    /// Waits until the stream is writable.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.writable().await
+    /// Like [`peek`](Self::peek) without waiting: `WouldBlock` (clearing read readiness)
+    /// when there is nothing to peek at.
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |stream| stream.peek(buf))
     }
 
     /// Borrowed halves for reading and writing at the same time within one task
@@ -251,21 +327,23 @@ impl TcpStream {
     }
 }
 
-fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
-    super::socket::listen(addr)
+async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+    TcpSocket::for_addr(&addr)?.connect(addr).await
 }
 
-async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = super::socket::start_connect(addr)?;
-    let stream = Async::new_nonblocking(stream)?;
-    // Writability alone proves nothing (a new source starts out ready): wait until the
-    // connection is established or has failed.
-    stream
-        .write_with(|stream| super::connection_outcome(stream.take_error(), || stream.peer_addr()))
-        .await?;
-    Ok(TcpStream {
-        inner: Arc::new(stream),
-    })
+impl TcpStream {
+    /// Registers a non-blocking socket whose connect has started, and waits for the outcome.
+    pub(crate) async fn finish_connect(stream: net::TcpStream) -> io::Result<TcpStream> {
+        let stream = Async::new_nonblocking(stream)?;
+        // Writability alone proves nothing (a new source starts out ready): wait until the
+        // connection is established or has failed.
+        stream
+            .write_with(|stream| super::connection_outcome(stream.take_error(), || stream.peer_addr()))
+            .await?;
+        Ok(TcpStream {
+            inner: Arc::new(stream),
+        })
+    }
 }
 
 /// `writev` without `SIGPIPE`: std's `write_vectored` cannot pass `MSG_NOSIGNAL`, and a write
@@ -298,6 +376,8 @@ fn write_vectored(mut stream: &net::TcpStream, bufs: &[IoSlice<'_>]) -> io::Resu
 }
 
 super::impl_source!(TcpStream);
+super::impl_readiness!(TcpStream: poll_read_ready, poll_write_ready);
+super::impl_try_stream!(TcpStream, write_vectored);
 
 macro_rules! impl_async_io_for_stream {
     ($ty:ty) => {

@@ -1,3 +1,7 @@
+//! Unix-domain sockets (also at `net::` directly) and [`pipe`]: pipes and FIFOs.
+
+pub mod pipe;
+
 use crate::Async;
 use crate::blocking::run_blocking;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -56,15 +60,16 @@ impl UnixStream {
     /// blocking, on the runtime's blocking pool, where it waits until the listener accepts.
     /// Dropping the future meanwhile leaves that pool thread waiting until then.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+        use super::socket::Connect;
+        use socket2::{Domain, SockAddr, Type};
         let path = path.as_ref();
-        let addr = SocketAddrUnix::new(path)?;
-        let socket = super::socket::nonblocking_socket(AddressFamily::UNIX, SocketType::STREAM)?;
-        match rustix::net::connect(&socket, &addr) {
-            Ok(()) => Ok(UnixStream {
+        let addr = SockAddr::unix(path)?;
+        let socket = super::socket::nonblocking_socket(Domain::UNIX, Type::STREAM)?;
+        match super::socket::start_connect(&socket, &addr) {
+            Ok(Connect::Done) => Ok(UnixStream {
                 inner: Async::new_nonblocking(net::UnixStream::from(socket))?,
             }),
-            Err(rustix::io::Errno::INPROGRESS) => {
+            Ok(Connect::InProgress) => {
                 let stream = Async::new_nonblocking(net::UnixStream::from(socket))?;
                 stream
                     .write_with(|stream| {
@@ -73,14 +78,14 @@ impl UnixStream {
                     .await?;
                 Ok(UnixStream { inner: stream })
             }
-            Err(rustix::io::Errno::AGAIN) => {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                 drop(socket);
                 let path = path.to_owned();
                 let connect = move || net::UnixStream::connect(path);
                 let stream = run_blocking("the Unix-domain connect", connect)?.await??;
                 UnixStream::from_std(stream)
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error),
         }
     }
 
@@ -145,6 +150,13 @@ macro_rules! impl_async_io {
     };
 }
 
+super::impl_readiness!(
+    UnixStream: poll_read_ready, poll_write_ready;
+    UnixDatagram: poll_recv_ready, poll_send_ready
+);
+super::impl_try_stream!(UnixStream, |mut stream: &net::UnixStream, bufs| stream
+    .write_vectored(bufs));
+
 impl_async_io!(UnixStream);
 impl_async_io!(&UnixStream);
 
@@ -202,6 +214,35 @@ impl UnixDatagram {
     /// Receives a datagram and its sender's address.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read_with(|socket| socket.recv_from(buf)).await
+    }
+
+    /// Sends a datagram to the connected peer without waiting: `WouldBlock` (clearing write
+    /// readiness) when the peer's queue is full. Pair it with [`writable`](Self::writable).
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::WRITABLE, |socket| socket.send(buf))
+    }
+
+    /// Sends a datagram to the socket at `path` without waiting; see
+    /// [`try_send`](Self::try_send).
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.inner
+            .try_io(crate::Interest::WRITABLE, |socket| socket.send_to(buf, path))
+    }
+
+    /// Receives a datagram without waiting: `WouldBlock` (clearing read readiness) when none
+    /// is queued. Pair it with [`readable`](Self::readable).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.recv(buf))
+    }
+
+    /// Receives a datagram and its sender's address without waiting; see
+    /// [`try_recv`](Self::try_recv).
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner
+            .try_io(crate::Interest::READABLE, |socket| socket.recv_from(buf))
     }
 
     /// The local address.
