@@ -9,7 +9,7 @@
 //!
 //! | what | backed by |
 //! | --- | --- |
-//! | [`mpsc`]: `channel(cap)` | `async-channel` |
+//! | [`mpsc`]: `channel(cap)` | heist's own (a `parking_lot` mutex around a queue and the waiting senders) |
 //! | [`mpsc`]: `unbounded_channel()` | heist's own (`concurrent-queue` and `atomic-waker`) |
 //! | [`oneshot`]: `channel()` | `async-channel` (capacity 1) |
 //! | [`Semaphore`], [`SemaphorePermit`], [`OwnedSemaphorePermit`] | `async-lock` |
@@ -18,8 +18,8 @@
 //! | [`Barrier`], [`BarrierWaitResult`] | `async-lock` |
 //! | [`Notify`] | heist's own (a mutex-protected waiter queue) |
 //!
-//! heist's own code is where the `sync_mpsc` bench showed the crate behind tokio's (the
-//! unbounded channel), or where a crate's semantics differ from tokio's ([`Notify`]'s stored
+//! heist's own code is where the `sync_mpsc` bench showed the crate behind tokio's (both mpsc
+//! channels), where the crate lacks tokio's shape (mpsc permits), or where a crate's semantics differ from tokio's ([`Notify`]'s stored
 //! permit).
 //!
 //! Every operation that can complete at once (a receive, a send, a lock, an acquire, a
