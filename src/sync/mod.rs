@@ -11,6 +11,7 @@
 //! | --- | --- |
 //! | [`mpsc`]: `channel(cap)` | heist's own (a `parking_lot` mutex around a queue and the waiting senders) |
 //! | [`mpsc`]: `unbounded_channel()` | heist's own (`concurrent-queue` and `atomic-waker`) |
+//! | [`broadcast`]: `channel(cap)` | heist's own (a `parking_lot` mutex around a ring of values) |
 //! | [`oneshot`]: `channel()` | `async-channel` (capacity 1) |
 //! | [`Semaphore`], [`SemaphorePermit`], [`OwnedSemaphorePermit`] | `async-lock` |
 //! | [`Mutex`], [`MutexGuard`], [`OwnedMutexGuard`] | `async-lock` |
@@ -32,6 +33,7 @@
 //!
 //! [`mpsc`]: crate::sync::mpsc
 //! [`oneshot`]: crate::sync::oneshot
+//! [`broadcast`]: crate::sync::broadcast
 //! [`Semaphore`]: crate::sync::Semaphore
 //! [`SemaphorePermit`]: crate::sync::SemaphorePermit
 //! [`OwnedSemaphorePermit`]: crate::sync::OwnedSemaphorePermit
@@ -44,6 +46,7 @@
 //! [`Notify`]: crate::sync::Notify
 
 mod barrier;
+pub mod broadcast;
 pub mod mpsc;
 mod mutex;
 mod notify;
