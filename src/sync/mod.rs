@@ -12,6 +12,7 @@
 //! | [`mpsc`]: `channel(cap)` | heist's own (a `parking_lot` mutex around a queue and the waiting senders) |
 //! | [`mpsc`]: `unbounded_channel()` | heist's own (`concurrent-queue` and `atomic-waker`) |
 //! | [`broadcast`]: `channel(cap)` | heist's own (a `parking_lot` mutex around a ring of values) |
+//! | [`watch`]: `channel(init)` | heist's own (a `parking_lot` read-write lock, a version, a [`Notify`]) |
 //! | [`oneshot`]: `channel()` | `async-channel` (capacity 1) |
 //! | [`Semaphore`], [`SemaphorePermit`], [`OwnedSemaphorePermit`] | `async-lock` |
 //! | [`Mutex`], [`MutexGuard`], [`OwnedMutexGuard`] | `async-lock` |
@@ -34,6 +35,7 @@
 //! [`mpsc`]: crate::sync::mpsc
 //! [`oneshot`]: crate::sync::oneshot
 //! [`broadcast`]: crate::sync::broadcast
+//! [`watch`]: crate::sync::watch
 //! [`Semaphore`]: crate::sync::Semaphore
 //! [`SemaphorePermit`]: crate::sync::SemaphorePermit
 //! [`OwnedSemaphorePermit`]: crate::sync::OwnedSemaphorePermit
@@ -53,6 +55,7 @@ mod notify;
 pub mod oneshot;
 mod rwlock;
 mod semaphore;
+pub mod watch;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};

@@ -228,14 +228,20 @@ impl Notified<'_> {
 impl Future for Notified<'_> {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        super::cooperative(cx, |cx| {
-            if self.register(Some(cx.waker())) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        super::cooperative(cx, |cx| self.poll_unbudgeted(cx))
+    }
+}
+
+impl Notified<'_> {
+    /// A poll that spends no budget, for the primitives built on `Notify` that spend the unit
+    /// for their whole operation themselves.
+    pub(crate) fn poll_unbudgeted(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.register(Some(cx.waker())) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
