@@ -201,6 +201,12 @@ pub use heist_macros::main;
 ///
 pub use heist_macros::test;
 
+mod macros;
+#[doc(hidden)]
+pub use heist_macros::select_clean_pattern as __select_clean_pattern;
+#[doc(hidden)]
+pub use macros::__private;
+
 /// Building, entering and watching a runtime.
 pub mod runtime {
     pub use heist_executor::{
