@@ -21,7 +21,7 @@
 //! ```
 //!
 //! heist's own: a `parking_lot` read-write lock around the value, a version number bumped
-//! under its write lock, and a [`Notify`](crate::sync::Notify) whose `notify_waiters` wakes the
+//! under its write lock, and a [`Notify`] whose `notify_waiters` wakes the
 //! waiting receivers. A receiver remembers the version it has seen; "changed" means the
 //! channel's version is another.
 //!
