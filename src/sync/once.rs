@@ -34,10 +34,11 @@ use super::{Notify, Semaphore, TryAcquireError};
 ///             CONFIG.get_or_init(|| async move { format!("from task {i}") }).await.clone()
 ///         }))
 ///         .collect();
-///     let first = CONFIG.get().unwrap().clone();
+///     let mut values = Vec::new();
 ///     for task in tasks {
-///         assert_eq!(task.await.unwrap(), first);
+///         values.push(task.await.unwrap());
 ///     }
+///     assert!(values.iter().all(|value| value == CONFIG.get().unwrap()));
 ///     assert!(CONFIG.set("too late".into()).is_err());
 /// });
 /// ```
