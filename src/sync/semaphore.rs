@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use atomic_waker::AtomicWaker;
 use parking_lot::Mutex;
 
 /// A counting semaphore, in tokio's shape: at most `n` permits are out at a time, and
@@ -71,15 +70,16 @@ pub struct Semaphore {
 struct State {
     free: usize,
     closed: bool,
-    /// Longest waiting first.
-    waiting: VecDeque<Arc<Waiter>>,
+    /// Longest waiting first, with their wakers.
+    waiting: VecDeque<(Arc<Waiter>, Waker)>,
 }
 
-/// An acquire waiting for `wanted` permits. `status` changes only under the semaphore's lock.
+/// An acquire waiting for `wanted` permits. `status` is read and written only under the
+/// semaphore's lock (an atomic only to be shared without `unsafe`; the lock orders every
+/// access), so there is no lock-free protocol here.
 struct Waiter {
     wanted: usize,
     status: AtomicU8,
-    waker: AtomicWaker,
 }
 
 const WAITING: u8 = 0;
@@ -92,14 +92,14 @@ impl State {
     fn release(&mut self, n: usize) -> Vec<Waker> {
         self.free += n;
         let mut wake = Vec::new();
-        while let Some(head) = self.waiting.front() {
+        while let Some((head, _)) = self.waiting.front() {
             if head.wanted > self.free {
                 break;
             }
             self.free -= head.wanted;
-            head.status.store(GRANTED, Ordering::Release);
-            wake.extend(head.waker.take());
-            self.waiting.pop_front();
+            head.status.store(GRANTED, Ordering::Relaxed);
+            let (_, waker) = self.waiting.pop_front().expect("the head was just seen");
+            wake.push(waker);
         }
         wake
     }
@@ -253,9 +253,9 @@ impl Semaphore {
         state.closed = true;
         let waiting = std::mem::take(&mut state.waiting);
         let mut wake = Vec::with_capacity(waiting.len());
-        for waiter in &waiting {
-            waiter.status.store(CLOSED, Ordering::Release);
-            wake.extend(waiter.waker.take());
+        for (waiter, waker) in waiting {
+            waiter.status.store(CLOSED, Ordering::Relaxed);
+            wake.push(waker);
         }
         drop(state);
         wake_all(wake);
@@ -320,24 +320,26 @@ impl Acquire<'_> {
             let waiter = Arc::new(Waiter {
                 wanted: self.wanted,
                 status: AtomicU8::new(WAITING),
-                waker: AtomicWaker::new(),
             });
-            waiter.waker.register(cx.waker());
-            state.waiting.push_back(waiter.clone());
+            state.waiting.push_back((waiter.clone(), cx.waker().clone()));
             self.waiter = Some(waiter);
             return Poll::Pending;
         };
-        let mut status = waiter.status.load(Ordering::Acquire);
-        if status == WAITING {
-            waiter.waker.register(cx.waker());
-            // Granted or closed between the look and the register: look again.
-            status = waiter.status.load(Ordering::Acquire);
-        }
-        let outcome = match status {
+        let mut state = self.semaphore.state.lock();
+        let outcome = match waiter.status.load(Ordering::Relaxed) {
             GRANTED => Ok(()),
             CLOSED => Err(AcquireError(())),
-            _ => return Poll::Pending,
+            _ => {
+                // Still queued (granting and closing take it out): refresh its waker.
+                if let Some((_, waker)) = state.waiting.iter_mut().find(|(w, _)| Arc::ptr_eq(w, waiter)) {
+                    if !waker.will_wake(cx.waker()) {
+                        waker.clone_from(cx.waker());
+                    }
+                }
+                return Poll::Pending;
+            }
         };
+        drop(state);
         self.waiter = None;
         Poll::Ready(outcome)
     }
@@ -347,9 +349,9 @@ impl Drop for Acquire<'_> {
     fn drop(&mut self) {
         let Some(waiter) = self.waiter.take() else { return };
         let mut state = self.semaphore.state.lock();
-        let wake = match waiter.status.load(Ordering::Acquire) {
+        let wake = match waiter.status.load(Ordering::Relaxed) {
             WAITING => {
-                if let Some(at) = state.waiting.iter().position(|w| Arc::ptr_eq(w, &waiter)) {
+                if let Some(at) = state.waiting.iter().position(|(w, _)| Arc::ptr_eq(w, &waiter)) {
                     state.waiting.remove(at);
                 }
                 // It may have held back smaller waiters behind it.

@@ -6,8 +6,10 @@
 //! apart from a message. And the `sync_mpsc` bench had async-channel at 0.91x tokio at
 //! capacity 100: its senders wait through `event-listener`, whose notification takes a lock of
 //! its own after the queue's atomics. A single short critical section per operation, with no
-//! allocation on the fast paths, does both jobs; with one lock there is no lock-free protocol
-//! to get wrong (nothing to model with loom), and `parking_lot`'s uncontended lock is one CAS.
+//! allocation on the fast paths, does both jobs. Everything shared, the waiting senders' state
+//! and wakers included, is read and written only under that lock, so there is no lock-free
+//! protocol to get wrong (nothing to model with loom); `parking_lot`'s uncontended lock is one
+//! CAS.
 //!
 //! Slots: a slot is *free*, *reserved* (held by a permit, or granted to a waiting sender that
 //! has not yet taken it), or *queued* (held by a message). `free + reserved + queued == cap`.
@@ -26,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use atomic_waker::AtomicWaker;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::error::TryRecvError;
@@ -47,16 +48,16 @@ struct State<T> {
     queue: VecDeque<T>,
     free: usize,
     closed: bool,
-    /// Senders waiting for a slot, longest first.
-    waiting: VecDeque<Arc<Waiter>>,
+    /// Senders waiting for a slot, longest first, with their wakers.
+    waiting: VecDeque<(Arc<Waiter>, Waker)>,
     /// The receiver's waker, taken (and woken) by the next send or close.
     rx_waker: Option<Waker>,
 }
 
-/// A sender waiting for a slot. `status` changes only under the channel's lock.
+/// A sender waiting for a slot. `status` is read and written only under the channel's lock
+/// (an atomic only to be shared without `unsafe`; the lock orders every access).
 pub(super) struct Waiter {
     status: AtomicU8,
-    waker: AtomicWaker,
 }
 
 const WAITING: u8 = 0;
@@ -173,27 +174,26 @@ impl<T> Chan<T> {
         }
         let waiter = Arc::new(Waiter {
             status: AtomicU8::new(WAITING),
-            waker: AtomicWaker::new(),
         });
-        waiter.waker.register(cx.waker());
-        state.waiting.push_back(waiter.clone());
+        state.waiting.push_back((waiter.clone(), cx.waker().clone()));
         Ok(Some(waiter))
     }
 
     /// Polls a waiting sender: `Ready(Ok)` once a slot was granted to it.
-    pub(super) fn poll_waiter(&self, waiter: &Waiter, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        match waiter.status.load(Ordering::Acquire) {
-            GRANTED => return Poll::Ready(Ok(())),
-            REFUSED => return Poll::Ready(Err(())),
-            _ => {}
-        }
-        waiter.waker.register(cx.waker());
-        // Granted or refused between the look and the register: the waker may have been
-        // taken before it was replaced, so look again.
-        match waiter.status.load(Ordering::Acquire) {
+    pub(super) fn poll_waiter(&self, waiter: &Arc<Waiter>, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        let mut state = self.lock();
+        match waiter.status.load(Ordering::Relaxed) {
             GRANTED => Poll::Ready(Ok(())),
             REFUSED => Poll::Ready(Err(())),
-            _ => Poll::Pending,
+            _ => {
+                // Still queued (granting and refusing take it out): refresh its waker.
+                if let Some((_, waker)) = state.waiting.iter_mut().find(|(w, _)| Arc::ptr_eq(w, waiter)) {
+                    if !waker.will_wake(cx.waker()) {
+                        waker.clone_from(cx.waker());
+                    }
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -201,9 +201,9 @@ impl<T> Chan<T> {
     /// slot it was granted but did not take.
     pub(super) fn cancel_waiter(&self, waiter: &Arc<Waiter>) {
         let mut state = self.lock();
-        match waiter.status.load(Ordering::Acquire) {
+        match waiter.status.load(Ordering::Relaxed) {
             WAITING => {
-                if let Some(at) = state.waiting.iter().position(|w| Arc::ptr_eq(w, waiter)) {
+                if let Some(at) = state.waiting.iter().position(|(w, _)| Arc::ptr_eq(w, waiter)) {
                     state.waiting.remove(at);
                 }
             }
@@ -312,13 +312,13 @@ impl<T> Chan<T> {
         }
         state.closed = true;
         let waiting = std::mem::take(&mut state.waiting);
-        for waiter in &waiting {
-            waiter.status.store(REFUSED, Ordering::Release);
+        for (waiter, _) in &waiting {
+            waiter.status.store(REFUSED, Ordering::Relaxed);
         }
         let rx = state.rx_waker.take();
         drop(state);
-        for waiter in waiting {
-            waiter.waker.wake();
+        for (_, waker) in waiting {
+            waker.wake();
         }
         if let Some(rx) = rx {
             rx.wake();
@@ -420,11 +420,11 @@ impl<T> State<T> {
     fn release(&mut self, mut n: usize) -> Wakes {
         let mut wakes = Wakes::default();
         while n > 0 {
-            let Some(waiter) = self.waiting.pop_front() else {
+            let Some((waiter, waker)) = self.waiting.pop_front() else {
                 break;
             };
-            waiter.status.store(GRANTED, Ordering::Release);
-            wakes.add(waiter.waker.take());
+            waiter.status.store(GRANTED, Ordering::Relaxed);
+            wakes.add(Some(waker));
             n -= 1;
         }
         self.free += n;
