@@ -255,8 +255,8 @@ pub mod task {
     };
 }
 
-/// Synchronization for tasks: `mpsc`, `oneshot`, `Semaphore`, `Mutex`, `RwLock`, `Notify`,
-/// `Barrier`, usable from any runtime's tasks.
+/// Synchronization for tasks: `mpsc`, `oneshot`, `broadcast`, `watch`, `Semaphore`, `Mutex`,
+/// `RwLock`, `Notify`, `Barrier`, `OnceCell`, `SetOnce`, usable from any runtime's tasks.
 pub mod sync;
 
 /// Networking: TCP, UDP and (on Unix only) Unix-domain sockets, registered with the runtime's
