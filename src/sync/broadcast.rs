@@ -152,6 +152,11 @@ struct Shared<T> {
     state: Mutex<State<T>>,
 }
 
+// Unwind safety, as tokio's broadcast channel: values move in by value and out as clones, never
+// lent; a `clone` that panics does so before the state changes, and values are dropped after
+// the lock is released, so no panic leaves the state half-changed.
+impl<T> std::panic::RefUnwindSafe for Shared<T> {}
+
 struct State<T> {
     /// The values held, oldest first; `values[i]` has position `head + i`. Each counts the
     /// receivers that have yet to see it, and leaves the front once that count is 0.

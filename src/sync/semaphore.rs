@@ -67,6 +67,11 @@ pub struct Semaphore {
     state: Mutex<State>,
 }
 
+// Unwind safety (tokio's semaphore is unwind safe, and async-lock's, which this replaced, was):
+// nothing under the lock can panic with the state half-changed (a waker is cloned before the
+// queue changes; growing the queue aborts on allocation failure), and wakers run after it.
+impl std::panic::RefUnwindSafe for Semaphore {}
+
 struct State {
     free: usize,
     closed: bool,

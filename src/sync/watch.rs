@@ -64,6 +64,12 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
     )
 }
 
+// Unwind safety, as tokio's watch channel (whose lock ignores poisoning): the one place user
+// code runs under the lock is a `send_modify`/`send_if_modified` closure; if it panics, the
+// value is as the closure left it and the change is not announced (documented there), which is
+// the closure's own doing, as with any `&mut` it panics holding.
+impl<T> std::panic::RefUnwindSafe for Shared<T> {}
+
 struct Shared<T> {
     value: RwLock<T>,
     /// Bumped (under the write lock) by each change.
