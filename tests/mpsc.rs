@@ -305,3 +305,46 @@ fn reserving_senders_across_tasks_deliver_everything_in_order() {
 fn a_capacity_beyond_the_maximum_says_what_to_use_instead() {
     let _ = mpsc::channel::<u8>(mpsc::MAX_CAPACITY + 1);
 }
+
+#[test]
+fn reserves_cancelled_while_waiting_or_after_a_grant_lose_no_slot() {
+    // Each sender races its reserve against a yield, so reserves are dropped while queued
+    // and after a slot was granted to them; a slot lost that way would leave the channel
+    // short and, with capacity 2, soon stuck (caught by the timeout).
+    const SENDERS: usize = 4;
+    const PER_SENDER: usize = 300;
+    run_with_timeout("reserves_cancelled_lose_no_slot", || {
+        runtime(2).block_on(async {
+            let (tx, mut rx) = mpsc::channel(2);
+            let cancelled = Arc::new(AtomicUsize::new(0));
+            for s in 0..SENDERS {
+                let (tx, cancelled) = (tx.clone(), cancelled.clone());
+                heist::spawn(async move {
+                    let mut sent = 0;
+                    while sent < PER_SENDER {
+                        heist::select! {
+                            permit = tx.reserve() => {
+                                permit.unwrap().send((s, sent));
+                                sent += 1;
+                            }
+                            _ = heist::task::yield_now() => {
+                                cancelled.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut next = [0; SENDERS];
+            while let Some((s, i)) = rx.recv().await {
+                assert_eq!(i, next[s]);
+                next[s] += 1;
+                if i % 7 == 0 {
+                    heist::task::yield_now().await;
+                }
+            }
+            assert_eq!(next, [PER_SENDER; SENDERS]);
+            assert_eq!(rx.capacity(), 2, "every slot is free at the end");
+        })
+    });
+}

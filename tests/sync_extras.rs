@@ -285,3 +285,35 @@ fn set_once_wakes_its_waiters_and_refuses_a_second_value() {
     assert_eq!(once.into_inner(), Some(7));
     assert_eq!(SetOnce::<u8>::new_with(None).get(), None);
 }
+
+#[test]
+fn acquires_cancelled_while_waiting_or_after_a_grant_lose_no_permit() {
+    run_with_timeout("acquires_cancelled_lose_no_permit", || {
+        runtime(2).block_on(async {
+            const TOTAL: usize = 3;
+            let semaphore = Arc::new(Semaphore::new(TOTAL));
+            let tasks: Vec<_> = (0..6u32)
+                .map(|i| {
+                    let semaphore = semaphore.clone();
+                    heist::spawn(async move {
+                        let mut acquired = 0;
+                        while acquired < 200 {
+                            heist::select! {
+                                permit = semaphore.acquire_many(i % 2 + 1) => {
+                                    let _permit = permit.unwrap();
+                                    acquired += 1;
+                                    heist::task::yield_now().await;
+                                }
+                                _ = heist::task::yield_now() => {}
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            assert_eq!(semaphore.available_permits(), TOTAL, "every permit came back");
+        })
+    });
+}
