@@ -348,3 +348,55 @@ fn reserves_cancelled_while_waiting_or_after_a_grant_lose_no_slot() {
         })
     });
 }
+
+#[test]
+fn reserve_many_waits_for_all_its_slots_ahead_of_later_senders() {
+    let p = Poller::new();
+    let (tx, mut rx) = mpsc::channel::<u32>(3);
+    tx.try_send(0).unwrap();
+    tx.try_send(1).unwrap();
+    assert!(matches!(tx.try_reserve_many(2), Err(TrySendError::Full(()))));
+    let mut many = pin!(tx.reserve_many(3));
+    assert!(p.poll(many.as_mut()).is_pending());
+    assert!(
+        matches!(tx.try_reserve(), Err(TrySendError::Full(()))),
+        "the one free slot waits for it"
+    );
+    let mut one = pin!(tx.reserve());
+    assert!(p.poll(one.as_mut()).is_pending());
+
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert!(p.poll(many.as_mut()).is_pending(), "2 of 3 slots free");
+    assert_eq!(rx.try_recv(), Ok(1));
+    let mut permits = ready(p.poll(many.as_mut())).unwrap();
+    assert_eq!(permits.len(), 3);
+    assert!(p.poll(one.as_mut()).is_pending());
+    permits.next().unwrap().send(2);
+    drop(permits); // two slots back: the single reserve gets one
+    ready(p.poll(one.as_mut())).unwrap().send(3);
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(tx.capacity(), 3);
+    assert_eq!(tx.try_reserve_many(0).unwrap().len(), 0);
+}
+
+#[test]
+fn a_cancelled_reserve_many_lets_the_senders_behind_it_through() {
+    let p = Poller::new();
+    let (tx, _rx) = mpsc::channel::<u32>(2);
+    let held = tx.try_reserve().unwrap();
+    let mut many = Box::pin(tx.reserve_many(2));
+    let mut one = pin!(tx.reserve());
+    assert!(p.poll(many.as_mut()).is_pending());
+    assert!(p.poll(one.as_mut()).is_pending());
+    drop(many);
+    drop(ready(p.poll(one.as_mut())).unwrap());
+    drop(held);
+}
+
+#[test]
+#[should_panic(expected = "reserve at most max_capacity() at a time")]
+fn reserve_many_beyond_the_capacity_says_so() {
+    let (tx, _rx) = mpsc::channel::<u8>(2);
+    let _ = tx.try_reserve_many(3);
+}

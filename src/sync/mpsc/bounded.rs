@@ -57,6 +57,8 @@ struct State<T> {
 /// A sender waiting for a slot. `status` is read and written only under the channel's lock
 /// (an atomic only to be shared without `unsafe`; the lock orders every access).
 pub(super) struct Waiter {
+    /// Slots it waits for (1, or `reserve_many`'s `n`).
+    wanted: usize,
     status: AtomicU8,
 }
 
@@ -149,30 +151,32 @@ impl<T> Chan<T> {
         Ok(())
     }
 
-    /// Takes a slot if one is free now and no sender waits for one.
-    pub(super) fn try_reserve(&self) -> Result<(), ReserveError> {
+    /// Takes `n` slots if they are free now and no sender waits for any.
+    pub(super) fn try_reserve(&self, n: usize) -> Result<(), ReserveError> {
         let mut state = self.lock();
         if state.closed {
             Err(ReserveError::Closed)
-        } else if state.free == 0 || !state.waiting.is_empty() {
+        } else if state.free < n || !state.waiting.is_empty() {
             Err(ReserveError::Full)
         } else {
-            state.free -= 1;
+            state.free -= n;
             Ok(())
         }
     }
 
-    /// Takes a slot, or joins the queue of waiting senders. `Ok(None)`: a slot is reserved.
-    pub(super) fn reserve_or_wait(&self, cx: &mut Context<'_>) -> Result<Option<Arc<Waiter>>, ()> {
+    /// Takes `n` slots, or joins the queue of waiting senders. `Ok(None)`: the slots are
+    /// reserved.
+    pub(super) fn reserve_or_wait(&self, n: usize, cx: &mut Context<'_>) -> Result<Option<Arc<Waiter>>, ()> {
         let mut state = self.lock();
         if state.closed {
             return Err(());
         }
-        if state.free > 0 && state.waiting.is_empty() {
-            state.free -= 1;
+        if state.free >= n && state.waiting.is_empty() {
+            state.free -= n;
             return Ok(None);
         }
         let waiter = Arc::new(Waiter {
+            wanted: n,
             status: AtomicU8::new(WAITING),
         });
         state.waiting.push_back((waiter.clone(), cx.waker().clone()));
@@ -198,7 +202,7 @@ impl<T> Chan<T> {
     }
 
     /// A waiting sender gives up (its future was dropped): leaves the queue, or passes on the
-    /// slot it was granted but did not take.
+    /// slots it was granted but did not take.
     pub(super) fn cancel_waiter(&self, waiter: &Arc<Waiter>) {
         let mut state = self.lock();
         match waiter.status.load(Ordering::Relaxed) {
@@ -206,9 +210,13 @@ impl<T> Chan<T> {
                 if let Some(at) = state.waiting.iter().position(|(w, _)| Arc::ptr_eq(w, waiter)) {
                     state.waiting.remove(at);
                 }
+                // A `reserve_many` leaving may have held back smaller waiters behind it.
+                let wake = state.release(0);
+                drop(state);
+                wake.wake();
             }
             GRANTED => {
-                let wake = state.release(1);
+                let wake = state.release(waiter.wanted);
                 drop(state);
                 wake.wake();
             }
@@ -227,10 +235,10 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Gives back a slot reserved before and not used.
-    pub(super) fn release_reserved(&self) {
+    /// Gives back `n` slots reserved before and not used.
+    pub(super) fn release_reserved(&self, n: usize) {
         let mut state = self.lock();
-        let mut wake = state.release(1);
+        let mut wake = state.release(n);
         if state.closed {
             // The receiver may be waiting for the last permit to go before it returns `None`.
             wake.add(state.rx_waker.take());
@@ -415,19 +423,21 @@ impl<T> Chan<T> {
 }
 
 impl<T> State<T> {
-    /// Frees `n` slots: each goes to the longest waiting sender, else back to `free`. Returns
-    /// the granted senders' wakers, to wake after the lock.
-    fn release(&mut self, mut n: usize) -> Wakes {
-        let mut wakes = Wakes::default();
-        while n > 0 {
-            let Some((waiter, waker)) = self.waiting.pop_front() else {
-                break;
-            };
-            waiter.status.store(GRANTED, Ordering::Relaxed);
-            wakes.add(Some(waker));
-            n -= 1;
-        }
+    /// Frees `n` slots: they go to the longest waiting senders, in order, as long as the
+    /// first in line can have all it waits for; the rest go back to `free`. Returns the
+    /// granted senders' wakers, to wake after the lock.
+    fn release(&mut self, n: usize) -> Wakes {
         self.free += n;
+        let mut wakes = Wakes::default();
+        while let Some((head, _)) = self.waiting.front() {
+            if head.wanted > self.free {
+                break;
+            }
+            self.free -= head.wanted;
+            head.status.store(GRANTED, Ordering::Relaxed);
+            let (_, waker) = self.waiting.pop_front().expect("the head was just seen");
+            wakes.add(Some(waker));
+        }
         wakes
     }
 }

@@ -242,13 +242,14 @@ impl<T> fmt::Debug for Sender<T> {
 /// (or passes on a slot granted to it meanwhile).
 struct SlotWait<'a, T> {
     chan: &'a bounded::Chan<T>,
+    wanted: usize,
     waiter: Option<Arc<bounded::Waiter>>,
 }
 
 impl<T> SlotWait<'_, T> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         match &self.waiter {
-            None => match self.chan.reserve_or_wait(cx)? {
+            None => match self.chan.reserve_or_wait(self.wanted, cx)? {
                 None => Poll::Ready(Ok(())),
                 Some(waiter) => {
                     self.waiter = Some(waiter);
@@ -272,8 +273,12 @@ impl<T> Drop for SlotWait<'_, T> {
     }
 }
 
-async fn reserve_slot<T>(chan: &bounded::Chan<T>) -> Result<(), ()> {
-    let mut wait = SlotWait { chan, waiter: None };
+async fn reserve_slots<T>(chan: &bounded::Chan<T>, wanted: usize) -> Result<(), ()> {
+    let mut wait = SlotWait {
+        chan,
+        wanted,
+        waiter: None,
+    };
     poll_fn(|cx| super::cooperative(cx, |cx| wait.poll(cx))).await
 }
 
@@ -298,7 +303,7 @@ impl<T> Sender<T> {
         match first {
             Ok(()) => Ok(()),
             Err((value, bounded::ReserveError::Closed)) => Err(SendError(value)),
-            Err((value, bounded::ReserveError::Full)) => match reserve_slot(&self.chan).await {
+            Err((value, bounded::ReserveError::Full)) => match reserve_slots(&self.chan, 1).await {
                 Ok(()) => {
                     self.chan.send_reserved(value);
                     Ok(())
@@ -349,7 +354,7 @@ impl<T> Sender<T> {
     /// });
     /// ```
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match reserve_slot(&self.chan).await {
+        match reserve_slots(&self.chan, 1).await {
             Ok(()) => Ok(Permit { chan: &self.chan }),
             Err(()) => Err(SendError(())),
         }
@@ -357,11 +362,79 @@ impl<T> Sender<T> {
 
     /// Reserves a slot if one is free now, without waiting.
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        match self.chan.try_reserve() {
+        match self.chan.try_reserve(1) {
             Ok(()) => Ok(Permit { chan: &self.chan }),
             Err(bounded::ReserveError::Full) => Err(TrySendError::Full(())),
             Err(bounded::ReserveError::Closed) => Err(TrySendError::Closed(())),
         }
+    }
+
+    /// Reserves `n` slots at once, waiting until they are all free (holding back the senders
+    /// that come after meanwhile); the [`PermitIterator`] yields one [`Permit`] per slot, and
+    /// gives back the slots it did not yield when dropped. `n` = 0 completes at once. Fails if
+    /// the receiver is gone or closed.
+    ///
+    /// ```
+    /// use heist::sync::mpsc;
+    ///
+    /// heist::Runtime::new().unwrap().block_on(async {
+    ///     let (tx, mut rx) = mpsc::channel(4);
+    ///     let mut permits = tx.reserve_many(3).await.unwrap();
+    ///     assert_eq!(tx.capacity(), 1);
+    ///     permits.next().unwrap().send("a");
+    ///     drop(permits); // the two unused slots go back
+    ///     assert_eq!(tx.capacity(), 3);
+    ///     assert_eq!(rx.recv().await, Some("a"));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If `n` is above the channel's [`max_capacity`](Self::max_capacity): the slots could
+    /// never all be free (tokio returns an error there, indistinguishable from a closed
+    /// channel).
+    #[track_caller]
+    pub fn reserve_many(
+        &self,
+        n: usize,
+    ) -> impl std::future::Future<Output = Result<PermitIterator<'_, T>, SendError<()>>> + '_ {
+        // Checked at the call, so the panic names the caller's line.
+        self.check_many(n);
+        async move {
+            match reserve_slots(&self.chan, n).await {
+                Ok(()) => Ok(PermitIterator {
+                    chan: &self.chan,
+                    left: n,
+                }),
+                Err(()) => Err(SendError(())),
+            }
+        }
+    }
+
+    /// Reserves `n` slots if they are all free now (and no sender waits), without waiting.
+    ///
+    /// # Panics
+    /// If `n` is above the channel's [`max_capacity`](Self::max_capacity).
+    #[track_caller]
+    pub fn try_reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, TrySendError<()>> {
+        self.check_many(n);
+        match self.chan.try_reserve(n) {
+            Ok(()) => Ok(PermitIterator {
+                chan: &self.chan,
+                left: n,
+            }),
+            Err(bounded::ReserveError::Full) => Err(TrySendError::Full(())),
+            Err(bounded::ReserveError::Closed) => Err(TrySendError::Closed(())),
+        }
+    }
+
+    #[track_caller]
+    fn check_many(&self, n: usize) {
+        assert!(
+            n <= self.max_capacity(),
+            "mpsc::Sender::reserve_many: {n} slots asked of a channel of capacity {}: they could \
+             never all be free; reserve at most max_capacity() at a time",
+            self.max_capacity()
+        );
     }
 
     /// [`reserve`](Self::reserve), with a permit that owns this sender (`'static`, to move
@@ -380,7 +453,7 @@ impl<T> Sender<T> {
     /// });
     /// ```
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
-        match reserve_slot(&self.chan).await {
+        match reserve_slots(&self.chan, 1).await {
             Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
             Err(()) => Err(SendError(())),
         }
@@ -389,7 +462,7 @@ impl<T> Sender<T> {
     /// [`try_reserve`](Self::try_reserve) with an owned permit; on failure the sender is
     /// handed back in the error.
     pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
-        match self.chan.try_reserve() {
+        match self.chan.try_reserve(1) {
             Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
             Err(bounded::ReserveError::Full) => Err(TrySendError::Full(self)),
             Err(bounded::ReserveError::Closed) => Err(TrySendError::Closed(self)),
@@ -473,13 +546,52 @@ impl<T> Permit<'_, T> {
 
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        self.chan.release_reserved();
+        self.chan.release_reserved(1);
     }
 }
 
 impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// Reserved slots from [`Sender::reserve_many`] or [`Sender::try_reserve_many`]: yields one
+/// [`Permit`] per slot; the slots not yielded go back when it is dropped.
+#[must_use = "the slots are given back at once if the permits are not used"]
+pub struct PermitIterator<'a, T> {
+    chan: &'a bounded::Chan<T>,
+    left: usize,
+}
+
+impl<'a, T> Iterator for PermitIterator<'a, T> {
+    type Item = Permit<'a, T>;
+
+    fn next(&mut self) -> Option<Permit<'a, T>> {
+        self.left = self.left.checked_sub(1)?;
+        Some(Permit { chan: self.chan })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
+
+impl<T> Drop for PermitIterator<'_, T> {
+    fn drop(&mut self) {
+        if self.left > 0 {
+            self.chan.release_reserved(self.left);
+        }
+    }
+}
+
+impl<T> fmt::Debug for PermitIterator<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PermitIterator")
+            .field("left", &self.left)
+            .finish_non_exhaustive()
     }
 }
 
@@ -508,7 +620,7 @@ impl<T> OwnedPermit<T> {
             .sender
             .take()
             .expect("an unused OwnedPermit holds its sender");
-        sender.chan.release_reserved();
+        sender.chan.release_reserved(1);
         sender
     }
 }
@@ -516,7 +628,7 @@ impl<T> OwnedPermit<T> {
 impl<T> Drop for OwnedPermit<T> {
     fn drop(&mut self) {
         if let Some(sender) = &self.sender {
-            sender.chan.release_reserved();
+            sender.chan.release_reserved(1);
         }
     }
 }
