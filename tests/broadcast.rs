@@ -174,3 +174,19 @@ fn receivers_across_tasks_each_see_all_values_in_order() {
         })
     });
 }
+
+#[test]
+fn a_sender_made_alone_sends_once_someone_subscribes() {
+    let tx = broadcast::Sender::new(2);
+    assert_eq!(tx.receiver_count(), 0);
+    assert_eq!(tx.send(1).unwrap_err().0, 1);
+    let mut rx = tx.subscribe();
+    tx.send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+#[should_panic(expected = "the capacity must be at least 1")]
+fn a_zero_capacity_says_so() {
+    let _ = broadcast::channel::<u8>(0);
+}

@@ -193,3 +193,14 @@ fn the_waiting_futures_can_move_into_spawned_tasks() {
     assert_send(&rx.wait_for(|_| true));
     assert_send(&tx.closed());
 }
+
+#[test]
+fn a_sender_made_alone_keeps_its_value_for_later_receivers() {
+    let tx = watch::Sender::new(1);
+    assert!(tx.is_closed());
+    tx.send_replace(2);
+    let rx = tx.subscribe();
+    assert_eq!(*rx.borrow(), 2);
+    tx.send(3).unwrap();
+    assert!(rx.has_changed().unwrap());
+}

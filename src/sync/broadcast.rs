@@ -124,28 +124,9 @@ pub mod error {
 /// If `cap` is 0 (nothing could be held for a receiver to see), or above `usize::MAX / 2`.
 #[track_caller]
 pub fn channel<T: Clone>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(cap > 0, "broadcast::channel: the capacity must be at least 1");
-    assert!(
-        cap <= usize::MAX / 2,
-        "broadcast::channel: the capacity must be at most usize::MAX / 2"
-    );
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            values: VecDeque::with_capacity(cap.min(64)),
-            cap,
-            head: 0,
-            receivers: 1,
-            senders: 1,
-            next_receiver_id: 1,
-            waiting: HashMap::new(),
-        }),
-    });
-    let rx = Receiver {
-        shared: shared.clone(),
-        next: 0,
-        id: 0,
-    };
-    (Sender { shared }, rx)
+    let tx = Sender::new(cap);
+    let rx = tx.subscribe();
+    (tx, rx)
 }
 
 struct Shared<T> {
@@ -203,6 +184,34 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
+    /// A sender of a new channel holding the last `cap` values, with no receiver yet
+    /// ([`subscribe`](Self::subscribe) makes them; sends fail until then).
+    ///
+    /// # Panics
+    ///
+    /// As [`channel`].
+    #[track_caller]
+    pub fn new(cap: usize) -> Self {
+        assert!(cap > 0, "broadcast::channel: the capacity must be at least 1");
+        assert!(
+            cap <= usize::MAX / 2,
+            "broadcast::channel: the capacity must be at most usize::MAX / 2"
+        );
+        Sender {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    values: VecDeque::with_capacity(cap.min(64)),
+                    cap,
+                    head: 0,
+                    receivers: 0,
+                    senders: 1,
+                    next_receiver_id: 0,
+                    waiting: HashMap::new(),
+                }),
+            }),
+        }
+    }
+
     /// Sends `value` to every receiver subscribed now, without waiting; if the channel is
     /// full, the oldest value is evicted (receivers that had not seen it will lag). Returns
     /// how many receivers will see it; fails, handing the value back, if there are none.

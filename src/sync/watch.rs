@@ -105,6 +105,14 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
+    /// A sender of a new channel holding `init`, with no receiver yet
+    /// ([`subscribe`](Self::subscribe) makes them).
+    pub fn new(init: T) -> Self {
+        let (tx, rx) = channel(init);
+        drop(rx);
+        tx
+    }
+
     /// Replaces the value and wakes the receivers, unless there is no receiver: then the
     /// value is handed back and the channel is unchanged (use
     /// [`send_replace`](Self::send_replace) to store it anyway).
