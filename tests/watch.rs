@@ -204,3 +204,16 @@ fn a_sender_made_alone_keeps_its_value_for_later_receivers() {
     tx.send(3).unwrap();
     assert!(rx.has_changed().unwrap());
 }
+
+#[test]
+fn cloned_senders_close_the_channel_only_when_the_last_goes() {
+    let (tx, mut rx) = watch::channel(0);
+    let tx2 = tx.clone();
+    assert_eq!(tx.sender_count(), 2);
+    drop(tx);
+    assert!(rx.has_changed().is_ok(), "a sender is still there");
+    tx2.send(1).unwrap();
+    assert_eq!(*rx.borrow_and_update(), 1);
+    drop(tx2);
+    assert!(rx.has_changed().is_err());
+}

@@ -1,4 +1,4 @@
-//! A single-producer, multi-consumer channel that holds one value, the latest, in tokio's
+//! A multi-producer, multi-consumer channel that holds one value, the latest, in tokio's
 //! shape: receivers [`borrow`](Receiver::borrow) it, and wait for the next change with
 //! [`changed`](Receiver::changed). A receiver that misses several changes sees only the
 //! latest value.
@@ -52,6 +52,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
         value: RwLock::new(init),
         version: AtomicU64::new(0),
         sender_gone: AtomicBool::new(false),
+        senders: AtomicUsize::new(1),
         receivers: AtomicUsize::new(1),
         changed: Notify::new(),
         receivers_gone: Notify::new(),
@@ -74,7 +75,9 @@ struct Shared<T> {
     value: RwLock<T>,
     /// Bumped (under the write lock) by each change.
     version: AtomicU64,
+    /// Set when the last sender goes.
     sender_gone: AtomicBool,
+    senders: AtomicUsize,
     receivers: AtomicUsize,
     /// Wakes waiting receivers on each change and when the sender goes.
     changed: Notify,
@@ -99,7 +102,8 @@ impl<T> Shared<T> {
     }
 }
 
-/// The sending half of a watch channel, made by [`channel`].
+/// The sending half of a watch channel, made by [`channel`]. Clone it for more senders; the
+/// channel closes for the receivers when the last one goes.
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
 }
@@ -188,6 +192,11 @@ impl<T> Sender<T> {
         }
     }
 
+    /// The number of senders now (clones of this one).
+    pub fn sender_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Acquire)
+    }
+
     /// The number of receivers now.
     pub fn receiver_count(&self) -> usize {
         self.shared.receivers.load(Ordering::Acquire)
@@ -217,8 +226,20 @@ impl<T> Sender<T> {
     }
 }
 
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
         self.shared.sender_gone.store(true, Ordering::Release);
         self.shared.changed.notify_waiters();
     }
