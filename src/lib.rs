@@ -201,6 +201,12 @@ pub use heist_macros::main;
 ///
 pub use heist_macros::test;
 
+mod macros;
+#[doc(hidden)]
+pub use heist_macros::select_clean_pattern as __select_clean_pattern;
+#[doc(hidden)]
+pub use macros::__private;
+
 /// Building, entering and watching a runtime.
 pub mod runtime {
     pub use heist_executor::{
@@ -249,8 +255,8 @@ pub mod task {
     };
 }
 
-/// Synchronization for tasks: `mpsc`, `oneshot`, `Semaphore`, `Mutex`, `RwLock`, `Notify`,
-/// `Barrier`, usable from any runtime's tasks.
+/// Synchronization for tasks: `mpsc`, `oneshot`, `broadcast`, `watch`, `Semaphore`, `Mutex`,
+/// `RwLock`, `Notify`, `Barrier`, `OnceCell`, `SetOnce`, usable from any runtime's tasks.
 pub mod sync;
 
 /// Networking: TCP, UDP and (on Unix only) Unix-domain sockets, registered with the runtime's

@@ -411,7 +411,7 @@ impl Occupancy {
 #[test]
 fn semaphore_limits_concurrency() {
     // Twenty rounds: under ASan one round in about 120 hung on a permit left free beside
-    // sleeping waiters (see `Semaphore::pass_on_leftover_permits`).
+    // sleeping waiters (async-lock's semaphore, since replaced: see src/sync/semaphore.rs).
     run_with_timeout("semaphore_limits_concurrency", || {
         for _ in 0..20 {
             runtime(4).block_on(async {
@@ -427,7 +427,7 @@ fn semaphore_limits_concurrency() {
                         let (semaphore, barrier, occupancy) =
                             (semaphore.clone(), barrier.clone(), occupancy.clone());
                         heist::spawn(async move {
-                            let _permit = semaphore.acquire().await;
+                            let _permit = semaphore.acquire().await.unwrap();
                             occupancy.enter();
                             barrier.wait().await;
                             heist::task::yield_now().await;
@@ -461,7 +461,7 @@ fn semaphore_try_acquire_add_permits_and_forget() {
         drop(a);
         assert!(poller.wakes() > 0);
         let c = match poller.poll(acquire.as_mut()) {
-            Poll::Ready(permit) => permit,
+            Poll::Ready(permit) => permit.unwrap(),
             Poll::Pending => panic!("a permit was returned"),
         };
         assert_eq!(semaphore.available_permits(), 0);
@@ -483,7 +483,7 @@ fn semaphore_owned_permits_move_across_tasks() {
     run_with_timeout("semaphore_owned_permits_move_across_tasks", || {
         runtime(4).block_on(async {
             let semaphore = Arc::new(Semaphore::new(2));
-            let first = semaphore.clone().acquire_owned().await;
+            let first = semaphore.clone().acquire_owned().await.unwrap();
             let second = semaphore.clone().try_acquire_owned().unwrap();
             assert!(Arc::ptr_eq(first.semaphore(), &semaphore));
             assert!(semaphore.clone().try_acquire_owned().is_err());
@@ -505,7 +505,7 @@ fn semaphore_owned_permits_move_across_tasks() {
             let third = {
                 let (semaphore, got_third) = (semaphore.clone(), got_third.clone());
                 heist::spawn(async move {
-                    let permit = semaphore.acquire_owned().await;
+                    let permit = semaphore.acquire_owned().await.unwrap();
                     got_third.store(true, Ordering::SeqCst);
                     permit
                 })

@@ -39,3 +39,23 @@ fn channels() {
     assert_unwind_safe::<oneshot::Sender<NotUnwindSafe>>();
     assert_unwind_safe::<oneshot::Receiver<NotUnwindSafe>>();
 }
+
+#[test]
+fn the_rest_of_sync() {
+    use heist::sync::{
+        OnceCell, OwnedNotified, OwnedSemaphorePermit, Semaphore, SetOnce, broadcast, mpsc, watch,
+    };
+    assert_unwind_safe::<Semaphore>();
+    assert_unwind_safe::<OwnedSemaphorePermit>();
+    assert_unwind_safe::<OwnedNotified>();
+    // As tokio's: the cells hold their value, so it must be unwind safe itself.
+    assert_unwind_safe::<OnceCell<u8>>();
+    assert_unwind_safe::<SetOnce<u8>>();
+    assert_unwind_safe::<mpsc::OwnedPermit<NotUnwindSafe>>();
+    assert_unwind_safe::<mpsc::WeakSender<NotUnwindSafe>>();
+    assert_unwind_safe::<mpsc::WeakUnboundedSender<NotUnwindSafe>>();
+    assert_unwind_safe::<broadcast::Sender<NotUnwindSafe>>();
+    assert_unwind_safe::<broadcast::Receiver<NotUnwindSafe>>();
+    assert_unwind_safe::<watch::Sender<NotUnwindSafe>>();
+    assert_unwind_safe::<watch::Receiver<NotUnwindSafe>>();
+}

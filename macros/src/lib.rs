@@ -507,3 +507,29 @@ fn with_span(mut group: Group, span: Span) -> Group {
     group.set_span(span);
     group
 }
+
+/// `heist::select!`'s helper, not for direct use: the pattern given, with every `ref` and
+/// `mut` binding modifier removed. `select!` tests whether a branch's output matches its
+/// pattern on a *reference* to the output (the output must survive the test: the handler
+/// binds it later, after the other futures are dropped), and under a reference default binding
+/// modes apply, where edition 2024 rejects `ref` and `mut`. The bindings of the test are never
+/// used, so what the modifiers meant does not matter there.
+#[doc(hidden)]
+#[proc_macro]
+pub fn select_clean_pattern(input: TokenStream) -> TokenStream {
+    fn clean(tokens: TokenStream) -> TokenStream {
+        tokens
+            .into_iter()
+            .filter(|token| !matches!(token, TokenTree::Ident(ident) if matches!(ident.to_string().as_str(), "ref" | "mut")))
+            .map(|token| match token {
+                TokenTree::Group(group) => {
+                    let mut cleaned = Group::new(group.delimiter(), clean(group.stream()));
+                    cleaned.set_span(group.span());
+                    TokenTree::Group(cleaned)
+                }
+                other => other,
+            })
+            .collect()
+    }
+    clean(input)
+}

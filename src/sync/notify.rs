@@ -6,7 +6,7 @@ use std::future::Future;
 use std::mem;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 /// Wakes tasks waiting for an event, with tokio's semantics:
@@ -108,8 +108,29 @@ impl Notify {
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,
-            waiters_calls: self.waiters_calls.load(Ordering::SeqCst),
-            state: NotifiedState::Init,
+            wait: Wait::new(self),
+        }
+    }
+
+    /// [`notified`](Self::notified), as a future that holds the `Notify` alive (`'static`).
+    /// It counts as waiting from now on, the same way.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use heist::sync::Notify;
+    ///
+    /// heist::Runtime::new().unwrap().block_on(async {
+    ///     let notify = Arc::new(Notify::new());
+    ///     let notified = notify.clone().notified_owned(); // waits for notify_waiters from here
+    ///     let task = heist::spawn(notified);
+    ///     notify.notify_waiters();
+    ///     task.await.unwrap();
+    /// });
+    /// ```
+    pub fn notified_owned(self: Arc<Self>) -> OwnedNotified {
+        OwnedNotified {
+            wait: Wait::new(&self),
+            notify: self,
         }
     }
 
@@ -156,7 +177,20 @@ impl fmt::Debug for Notify {
 #[must_use = "futures do nothing unless polled"]
 pub struct Notified<'a> {
     notify: &'a Notify,
-    /// `notify.waiters_calls` when this future was made.
+    wait: Wait,
+}
+
+/// The future returned by [`Notify::notified_owned`]: [`Notified`] holding the `Notify`
+/// alive, so `'static` (to move into a task, or store beside the `Arc<Notify>`).
+#[must_use = "futures do nothing unless polled"]
+pub struct OwnedNotified {
+    notify: Arc<Notify>,
+    wait: Wait,
+}
+
+/// What a waiter knows, shared by [`Notified`] and [`OwnedNotified`].
+struct Wait {
+    /// `notify.waiters_calls` when the future was made.
     waiters_calls: usize,
     state: NotifiedState,
 }
@@ -171,23 +205,23 @@ enum NotifiedState {
     Done,
 }
 
-impl Notified<'_> {
-    /// Joins the waiter queue without polling, so that a [`Notify::notify_one`] from now on
-    /// counts for this future (it would anyway at its first poll). Returns whether it has
-    /// already been notified, in which case awaiting it completes at once.
-    pub fn enable(mut self: Pin<&mut Self>) -> bool {
-        self.register(None)
+impl Wait {
+    fn new(notify: &Notify) -> Self {
+        Wait {
+            waiters_calls: notify.waiters_calls.load(Ordering::SeqCst),
+            state: NotifiedState::Init,
+        }
     }
 
     /// One step: completes if notified, else joins the queue or refreshes the waker there.
     /// Returns whether the future is done.
-    fn register(&mut self, waker: Option<&Waker>) -> bool {
+    fn register(&mut self, notify: &Notify, waker: Option<&Waker>) -> bool {
         if self.state == NotifiedState::Done {
             return true;
         }
-        let mut state = self.notify.lock();
+        let mut state = notify.lock();
         // Read under the lock, which `notify_waiters` holds while it bumps the count.
-        let released = self.notify.waiters_calls.load(Ordering::SeqCst) != self.waiters_calls;
+        let released = notify.waiters_calls.load(Ordering::SeqCst) != self.waiters_calls;
         match self.state {
             NotifiedState::Init => {
                 if released {
@@ -223,29 +257,14 @@ impl Notified<'_> {
         }
         self.state == NotifiedState::Done
     }
-}
 
-impl Future for Notified<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        super::cooperative(cx, |cx| {
-            if self.register(Some(cx.waker())) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-    }
-}
-
-impl Drop for Notified<'_> {
-    fn drop(&mut self) {
+    /// The future is dropped: leaves the queue, passing on a `notify_one` it did not see.
+    fn cancel(&mut self, notify: &Notify) {
         let NotifiedState::Waiting(id) = self.state else {
             return;
         };
         let waker = {
-            let mut state = self.notify.lock();
+            let mut state = notify.lock();
             state.waiting.remove(&id);
             if state.notified.remove(&id) {
                 // Woken by `notify_one` but never completed: pass the notification on.
@@ -260,10 +279,82 @@ impl Drop for Notified<'_> {
     }
 }
 
+impl Notified<'_> {
+    /// Joins the waiter queue without polling, so that a [`Notify::notify_one`] from now on
+    /// counts for this future (it would anyway at its first poll). Returns whether it has
+    /// already been notified, in which case awaiting it completes at once.
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        let this = self.get_mut();
+        this.wait.register(this.notify, None)
+    }
+
+    /// A poll that spends no budget, for the primitives built on `Notify` that spend the unit
+    /// for their whole operation themselves.
+    pub(crate) fn poll_unbudgeted(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.wait.register(this.notify, Some(cx.waker())) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        super::cooperative(cx, |cx| self.poll_unbudgeted(cx))
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        self.wait.cancel(self.notify);
+    }
+}
+
 impl fmt::Debug for Notified<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Notified")
-            .field("state", &self.state)
+            .field("state", &self.wait.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OwnedNotified {
+    /// As [`Notified::enable`].
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        let this = self.get_mut();
+        this.wait.register(&this.notify, None)
+    }
+}
+
+impl Future for OwnedNotified {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        super::cooperative(cx, |cx| {
+            if this.wait.register(&this.notify, Some(cx.waker())) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+impl Drop for OwnedNotified {
+    fn drop(&mut self) {
+        self.wait.cancel(&self.notify);
+    }
+}
+
+impl fmt::Debug for OwnedNotified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedNotified")
+            .field("state", &self.wait.state)
             .finish_non_exhaustive()
     }
 }

@@ -25,6 +25,8 @@ pub(super) struct Chan<T> {
     rx_waker: AtomicWaker,
     /// Live `UnboundedSender`s.
     senders: AtomicUsize,
+    /// Live `WeakUnboundedSender`s.
+    weak_senders: AtomicUsize,
     /// Wakes `UnboundedSender::closed` waiters when the channel closes.
     closed: Notify,
 }
@@ -44,6 +46,7 @@ impl<T> Chan<T> {
             queue: ConcurrentQueue::unbounded(),
             rx_waker: AtomicWaker::new(),
             senders: AtomicUsize::new(1),
+            weak_senders: AtomicUsize::new(0),
             closed: Notify::new(),
         }
     }
@@ -109,6 +112,38 @@ impl<T> Chan<T> {
 
     pub(super) fn add_sender(&self) {
         self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A sender from a weak one, if any strong sender is still alive: the count never rises
+    /// from 0 again, since the last sender closed the channel.
+    pub(super) fn upgrade(&self) -> bool {
+        let mut count = self.senders.load(Ordering::Relaxed);
+        while count > 0 {
+            match self
+                .senders
+                .compare_exchange_weak(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => count = actual,
+            }
+        }
+        false
+    }
+
+    pub(super) fn strong_count(&self) -> usize {
+        self.senders.load(Ordering::Acquire)
+    }
+
+    pub(super) fn weak_count(&self) -> usize {
+        self.weak_senders.load(Ordering::Acquire)
+    }
+
+    pub(super) fn add_weak(&self) {
+        self.weak_senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn drop_weak(&self) {
+        self.weak_senders.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Drops a sender; the last one closes the channel.
