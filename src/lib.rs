@@ -319,8 +319,12 @@ pub mod io {
         AsyncWriteExt, BufReader, BufWriter, Cursor, copy, empty, repeat, sink,
     };
     pub use heist_reactor::Async;
-    pub use std::io::{Error, ErrorKind, Result};
+    pub use std::io::{Error, ErrorKind, Result, SeekFrom};
 }
+
+/// The file system on the runtime's blocking pool: [`File`](fs::File), [`read_dir`](fs::read_dir)
+/// and tokio's whole-file functions (`read`, `write`, `copy`...), one blocking hop each.
+pub mod fs;
 
 /// [hyper](https://docs.rs/hyper/1) 1.x on heist (feature `hyper`): `HeistExecutor`, `HeistTimer`, `HeistIo`.
 #[cfg(feature = "hyper")]
