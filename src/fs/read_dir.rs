@@ -48,7 +48,8 @@ const BATCH: usize = 32;
 pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     let path = path.as_ref().to_owned();
     let (std, entries) = asyncify("heist::fs::read_dir", move || {
-        let std = std::fs::read_dir(path)?;
+        // Boxed: on Windows a listing is large, and it moves between the pool and the task.
+        let std = Box::new(std::fs::read_dir(path)?);
         Ok(list_batch(std))
     })
     .await?;
@@ -58,7 +59,7 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
 }
 
 /// On the blocking pool: the next batch of entries, and the listing if it has more.
-fn list_batch(mut std: std::fs::ReadDir) -> (Option<std::fs::ReadDir>, VecDeque<io::Result<DirEntry>>) {
+fn list_batch(mut std: Box<std::fs::ReadDir>) -> Batch {
     let mut entries = VecDeque::with_capacity(BATCH);
     for _ in 0..BATCH {
         match std.next() {
@@ -76,12 +77,12 @@ pub struct ReadDir {
     state: State,
 }
 
-type Batch = (Option<std::fs::ReadDir>, VecDeque<io::Result<DirEntry>>);
+type Batch = (Option<Box<std::fs::ReadDir>>, VecDeque<io::Result<DirEntry>>);
 
 enum State {
     /// `std` is `None` once the listing has ended (or a hop for it failed).
     Idle {
-        std: Option<std::fs::ReadDir>,
+        std: Option<Box<std::fs::ReadDir>>,
         entries: VecDeque<io::Result<DirEntry>>,
     },
     Busy(JoinHandle<Batch>),
