@@ -6,13 +6,13 @@
 //! the result back to the task. A worker never blocks on the disk.
 //!
 //! # Costs
-//! Each whole-file call ([`read`], [`write`], [`read_to_string`], [`metadata`], [`copy`]...)
-//! is **one** hop to the blocking pool and back: prefer them to a [`File`] when the whole
-//! file is wanted. [`ReadDir`] takes one hop per batch of entries, not one per entry, and
+//! Each whole-file call ([`read`](crate::fs::read), [`write`](crate::fs::write), [`read_to_string`](crate::fs::read_to_string), [`metadata`](crate::fs::metadata), [`copy`](crate::fs::copy)...)
+//! is **one** hop to the blocking pool and back: prefer them to a [`File`](crate::fs::File) when the whole
+//! file is wanted. [`ReadDir`](crate::fs::ReadDir) takes one hop per batch of entries, not one per entry, and
 //! keeps each entry's file type (which most platforms give for free while listing), so a
-//! tree walk does not pay a hop per [`DirEntry::file_type`].
+//! tree walk does not pay a hop per [`DirEntry::file_type`](crate::fs::DirEntry::file_type).
 //!
-//! A [`File`] moves an owned buffer to the blocking pool for each read or write and back
+//! A [`File`](crate::fs::File) moves an owned buffer to the blocking pool for each read or write and back
 //! (the task's own buffer cannot travel: it is only borrowed). One operation is in flight at
 //! a time. Writes are buffered: `write` returns as soon as its bytes are copied into the
 //! buffer and the buffer is handed to the pool; `flush` waits for the write to finish. A
@@ -23,7 +23,7 @@
 //! # Runtimes
 //! Calls run on the blocking pool of the runtime they are awaited in (a `File` is not tied
 //! to the runtime that opened it). Awaited outside any heist runtime, or after that runtime
-//! shut down, they fail with an [`io::Error`] that says so (kind `Other`), rather than panic
+//! shut down, they fail with an [`io::Error`](std::io::Error) that says so (kind `Other`), rather than panic
 //! or hang; a `File` operation the shutdown cancelled is reported by the file's next call.
 //!
 //! ```
