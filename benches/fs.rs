@@ -174,16 +174,20 @@ fn main() {
     {
         let mut g = configure(&mut c, "fs_read_256mib", 1, 10);
         g.throughput(Throughput::Bytes(BIG_LEN as u64));
-        let rt = heist_rt();
-        g.bench_function("heist/read", |b| b.iter(|| read_big_whole_heist(&rt, &files.big)));
-        g.bench_function("heist/file_1mib", |b| {
-            b.iter(|| read_big_chunks_heist(&rt, &files.big))
+        // Interleaved (heist, tokio, heist, tokio), so that neither runtime always runs right
+        // after the 256 MiB allocations of the whole-file reads.
+        let (heist, tokio) = (heist_rt(), tokio_rt());
+        g.bench_function("heist/read", |b| {
+            b.iter(|| read_big_whole_heist(&heist, &files.big))
         });
-        drop(rt);
-        let rt = tokio_rt();
-        g.bench_function("tokio/read", |b| b.iter(|| read_big_whole_tokio(&rt, &files.big)));
+        g.bench_function("tokio/read", |b| {
+            b.iter(|| read_big_whole_tokio(&tokio, &files.big))
+        });
+        g.bench_function("heist/file_1mib", |b| {
+            b.iter(|| read_big_chunks_heist(&heist, &files.big))
+        });
         g.bench_function("tokio/file_1mib", |b| {
-            b.iter(|| read_big_chunks_tokio(&rt, &files.big))
+            b.iter(|| read_big_chunks_tokio(&tokio, &files.big))
         });
         g.finish();
     }
