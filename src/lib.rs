@@ -387,8 +387,12 @@ pub mod io {
     pub use copy_bidirectional::copy_bidirectional;
     pub use duplex::{DuplexStream, duplex};
     pub use split::{ReadHalf, WriteHalf, split};
-    pub use std::io::{Error, ErrorKind, Result};
+    pub use std::io::{Error, ErrorKind, Result, SeekFrom};
 }
+
+/// The file system on the runtime's blocking pool: [`File`](fs::File), [`read_dir`](fs::read_dir)
+/// and tokio's whole-file functions (`read`, `write`, `copy`...), one blocking hop each.
+pub mod fs;
 
 /// [hyper](https://docs.rs/hyper/1) 1.x on heist (feature `hyper`): `HeistExecutor`, `HeistTimer`, `HeistIo`.
 #[cfg(feature = "hyper")]
