@@ -685,6 +685,12 @@ mod tests {
         this_worker.schedule_local(idle_task(&handle), false);
         this_worker.schedule_local(idle_task(&handle), true);
         let stealable = handle.shared().local_queue_depth(0);
+        // As `Worker::run` does on its way out: a queued task holds the runtime, which holds
+        // the queue, so the queues are emptied by hand.
+        for worker in &workers {
+            drop(worker.lifo.take());
+            while worker.local.pop().is_some() {}
+        }
         drop(workers);
         handle.shared().shutdown(None);
         assert_eq!(
