@@ -46,8 +46,13 @@ pub static WORKERS: LazyLock<usize> = LazyLock::new(|| {
 
 /// A heist runtime with `WORKERS` worker threads.
 pub fn heist_rt() -> heist::Runtime {
+    heist_rt_with(*WORKERS)
+}
+
+/// A heist runtime with `workers` worker threads, for a bench that needs a fixed count.
+pub fn heist_rt_with(workers: usize) -> heist::Runtime {
     heist::runtime::Builder::new()
-        .worker_threads(*WORKERS)
+        .worker_threads(workers)
         .build()
         .expect("build heist runtime")
 }
@@ -67,8 +72,13 @@ pub fn tokio_rt() -> tokio::runtime::Runtime {
 
 /// [`tokio_rt`] with the I/O driver enabled as well, for the network benches.
 pub fn tokio_io_rt() -> tokio::runtime::Runtime {
+    tokio_io_rt_with(*WORKERS)
+}
+
+/// [`tokio_io_rt`] with `workers` worker threads, for a bench that needs a fixed count.
+pub fn tokio_io_rt_with(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(*WORKERS)
+        .worker_threads(workers)
         .enable_io()
         .enable_time()
         .build()
@@ -86,10 +96,15 @@ pub struct Smol {
 
 impl Smol {
     pub fn new() -> Self {
+        Self::with_workers(*WORKERS)
+    }
+
+    /// The same with `workers` threads, for a bench that needs a fixed count.
+    pub fn with_workers(workers: usize) -> Self {
         let ex = Arc::new(Executor::new());
         let mut stops = Vec::new();
         let mut threads = Vec::new();
-        for i in 0..*WORKERS {
+        for i in 0..workers {
             let (stop_tx, stop_rx) = oneshot::channel::<()>();
             let ex = ex.clone();
             let t = thread::Builder::new()

@@ -442,6 +442,15 @@ impl Worker {
             // then bounce between the workers, a wake-up and a cache miss every 128 operations.
             // A peer is needed when something else waits here too.
             let waits_alone = self.local.is_empty() && !self.lifo_is_taken();
+            // A task this one woke during the poll waits in the LIFO slot, which no peer can
+            // read. It goes to the stealable queue, ahead of the yielding task, as if woken
+            // once the budget was spent (see below): the peer woken here can take it if this
+            // thread loses its CPU first, as it often does, to that very peer. Left in the
+            // slot, a task woken by a socket hog waited for the OS to hand this thread back,
+            // milliseconds (`benches/fairness`).
+            if let Some(woken) = self.lifo.take() {
+                self.local.push(woken);
+            }
             self.local.push(task);
             if waits_alone {
                 return;
@@ -628,4 +637,65 @@ fn with_worker_on_this_thread<R>(f: impl FnOnce(Option<&Worker>, bool) -> R) -> 
 
 fn report_poll_error(error: &std::io::Error) {
     eprintln!("heist: polling for I/O events failed: {error}");
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::runtime::Config;
+    use crate::task::{Id, new_task_at};
+
+    /// Worker cores of a runtime whose threads are never started: the test thread plays
+    /// worker 0 and calls its scheduling code directly.
+    fn two_idle_workers() -> (Handle, Vec<Worker>) {
+        let config = Config {
+            worker_thread_name: "heist-worker".into(),
+            blocking_thread_name: "heist-blocking".into(),
+            stack_size: None,
+            max_blocking_threads: 1,
+            blocking_keep_alive: Duration::from_secs(1),
+            on_thread_start: None,
+            on_thread_stop: None,
+            stall_threshold: None,
+            on_stall: None,
+        };
+        Shared::with_workers(2, config, Reactor::new().expect("a reactor"))
+    }
+
+    fn idle_task(handle: &Handle) -> Notified {
+        let (task, notified, join) = new_task_at(async {}, handle.clone(), Id::next(), Location::caller());
+        drop(join);
+        handle
+            .shared()
+            .owned
+            .bind(task, notified)
+            .expect("the runtime is not shut down")
+    }
+
+    /// A task wakes another (which goes to the LIFO slot, to run next), then yields, and the
+    /// yield wakes a peer to take work from this worker. What it woke must be there to take:
+    /// left in the slot, which only this worker reads, it waits for this thread even while the
+    /// peer is awake and idle, for as long as the OS gives this thread's CPU to someone else
+    /// (often to that very peer, which was just woken). `benches/fairness`: a task woken by a
+    /// socket hog waited 1-3 ms at the median, 11-27 ms at p99, on a loaded machine.
+    #[test]
+    fn a_yield_leaves_the_task_its_poll_woke_stealable() {
+        let (handle, workers) = two_idle_workers();
+        let this_worker = &workers[0];
+        this_worker.schedule_local(idle_task(&handle), false);
+        this_worker.schedule_local(idle_task(&handle), true);
+        let stealable = handle.shared().local_queue_depth(0);
+        // As `Worker::run` does on its way out: a queued task holds the runtime, which holds
+        // the queue, so the queues are emptied by hand.
+        for worker in &workers {
+            drop(worker.lifo.take());
+            while worker.local.pop().is_some() {}
+        }
+        drop(workers);
+        handle.shared().shutdown(None);
+        assert_eq!(
+            stealable, 2,
+            "the woken task and the yielded one should both be in the stealable queue"
+        );
+    }
 }
