@@ -437,18 +437,19 @@ impl Worker {
     fn schedule_local(&self, task: Notified, is_yield: bool) {
         if is_yield {
             self.yields.set(self.yields.get() + 1);
-            // A task that yields alone is this worker's next task again: waking a peer would
-            // only have it steal the task, and a task that spends its budget in a loop would
-            // then bounce between the workers, a wake-up and a cache miss every 128 operations.
-            // A peer is needed when something else waits here too.
-            let waits_alone = self.local.is_empty() && !self.lifo_is_taken();
             // A task this one woke during the poll waits in the LIFO slot, which no peer can
             // read. It goes to the stealable queue, ahead of the yielding task, as if woken
             // once the budget was spent (see below): the peer woken here can take it if this
             // thread loses its CPU first, as it often does, to that very peer. Left in the
             // slot, a task woken by a socket hog waited for the OS to hand this thread back,
             // milliseconds (`benches/fairness`).
-            if let Some(woken) = self.lifo.take() {
+            let woken = self.lifo.take();
+            // A task that yields alone is this worker's next task again: waking a peer would
+            // only have it steal the task, and a task that spends its budget in a loop would
+            // then bounce between the workers, a wake-up and a cache miss every 128 operations.
+            // A peer is needed when something else waits here too.
+            let waits_alone = woken.is_none() && self.local.is_empty();
+            if let Some(woken) = woken {
                 self.local.push(woken);
             }
             self.local.push(task);
@@ -466,13 +467,6 @@ impl Worker {
             return;
         }
         self.shared().notify_parked();
-    }
-
-    fn lifo_is_taken(&self) -> bool {
-        let task = self.lifo.take();
-        let taken = task.is_some();
-        self.lifo.set(task);
-        taken
     }
 
     /// Busy workers fire due timers and poll for I/O too: they may all be busy for a long
