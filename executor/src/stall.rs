@@ -119,11 +119,21 @@ struct Seen {
 impl Seen {
     /// How long the poll has been stuck by `now`: the wall time up to the second look, then
     /// what the thread clock says of the rest (`thread_clock.rs`), where there is one.
-    fn stuck_for(&self, now: Instant, clock_now: impl FnOnce() -> Option<Reading>) -> Duration {
+    ///
+    /// The second look is due one `tick` after the first. Where the watchdog itself came late
+    /// (its own thread waited for a CPU on a loaded machine), the extra wall time says nothing
+    /// of the worker, so at most one tick of it counts: a poll really stuck is still reported,
+    /// by the thread clock, a little later.
+    fn stuck_for(
+        &self,
+        now: Instant,
+        tick: Duration,
+        clock_now: impl FnOnce() -> Option<Reading>,
+    ) -> Duration {
         let wall = now.duration_since(self.since);
         match (self.clock, clock_now()) {
             (Some((at, before)), Some(after)) => {
-                at.duration_since(self.since) + stuck_time(now.duration_since(at), before, after)
+                at.duration_since(self.since).min(tick) + stuck_time(now.duration_since(at), before, after)
             }
             _ => wall,
         }
@@ -238,7 +248,7 @@ fn watch(handle: &Handle) {
                     let looks_stuck = now.duration_since(seen.since) >= watchdog.threshold;
                     // Only for a poll that looks stuck: how much of that time the worker was
                     // stuck rather than waiting for a CPU.
-                    let duration = seen.stuck_for(now, || looks_stuck.then(read_clock).flatten());
+                    let duration = seen.stuck_for(now, tick, || looks_stuck.then(read_clock).flatten());
                     if !seen.reported && duration >= watchdog.threshold {
                         seen.reported = true;
                         let report = StallReport {
@@ -262,5 +272,41 @@ fn watch(handle: &Handle) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_late_second_look_counts_one_tick_of_wall_time() {
+        let first = Instant::now();
+        // The second look came 60 ms after the first instead of 25; by the third, 10 ms on,
+        // the worker's clock says it ran 5 ms and waited 5 for a CPU.
+        let seen = Seen {
+            polls: 1,
+            since: first,
+            clock: Some((first + 60 * MS, Reading::new(100 * MS, 0 * MS, true))),
+            reported: false,
+        };
+        let stuck = seen.stuck_for(first + 70 * MS, 25 * MS, || {
+            Some(Reading::new(105 * MS, 5 * MS, true))
+        });
+        assert_eq!(stuck, 30 * MS);
+    }
+
+    #[test]
+    fn with_no_thread_clock_the_wall_time_counts() {
+        let first = Instant::now();
+        let seen = Seen {
+            polls: 1,
+            since: first,
+            clock: None,
+            reported: false,
+        };
+        assert_eq!(seen.stuck_for(first + 70 * MS, 25 * MS, || None), 70 * MS);
     }
 }

@@ -32,6 +32,17 @@ pub(crate) struct Reading {
     runnable: bool,
 }
 
+#[cfg(test)]
+impl Reading {
+    pub(crate) fn new(on_cpu: Duration, queued: Duration, runnable: bool) -> Reading {
+        Reading {
+            on_cpu,
+            queued,
+            runnable,
+        }
+    }
+}
+
 impl ThreadClock {
     /// The calling thread's, where the OS keeps such statistics.
     pub(crate) fn current() -> Option<ThreadClock> {
