@@ -289,7 +289,7 @@ mod tests {
         let seen = Seen {
             polls: 1,
             since: first,
-            clock: Some((first + 60 * MS, Reading::new(100 * MS, 0 * MS, true))),
+            clock: Some((first + 60 * MS, Reading::new(100 * MS, Duration::ZERO, true))),
             reported: false,
         };
         let stuck = seen.stuck_for(first + 70 * MS, 25 * MS, || {
