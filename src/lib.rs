@@ -266,6 +266,7 @@ pub mod task {
         AbortHandle, Id, JoinError, JoinHandle, JoinSet, TaskPool, TrySpawnError, consume_budget, spawn,
         spawn_blocking, yield_now,
     };
+    pub use heist_executor::{LocalSet, RunUntil, spawn_local};
 }
 
 /// Synchronization for tasks: `mpsc`, `oneshot`, `Semaphore`, `Mutex`, `RwLock`, `Notify`,

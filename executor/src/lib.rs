@@ -29,8 +29,9 @@
 //! 6. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop),
 //!    `blocking.rs` (the blocking pool), `stall.rs` (the watchdog), `metrics.rs`, `current.rs`
 //!    (which runtime is current: the handle `Runtime::enter` changes, on any thread, without
-//!    changing the role), `runtime.rs` (`Builder`, `Runtime`, `Handle`); `lib.rs`'s `spawn`
-//!    and `spawn_blocking` count as this layer.
+//!    changing the role), `runtime.rs` (`Builder`, `Runtime`, `Handle`), `local.rs` (local
+//!    tasks, `LocalSet`: a current-thread `block_on` runs one); `lib.rs`'s `spawn` and
+//!    `spawn_blocking` count as this layer.
 //! 7. `join_set.rs`.
 //! 8. `task_pool.rs`, built on `JoinSet`.
 //!
@@ -135,6 +136,7 @@ mod current;
 mod dump;
 mod idle;
 mod join_set;
+mod local;
 mod metrics;
 mod park;
 mod queue;
@@ -153,6 +155,7 @@ mod models;
 pub use dump::{TaskDump, TaskInfo, TaskState};
 pub use heist_coop::consume_budget;
 pub use join_set::{AbortHandle, JoinSet};
+pub use local::{LocalSet, RunUntil, spawn_local};
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV};
 pub use stall::StallReport;

@@ -9,6 +9,7 @@ use crate::blocking::BlockingPool;
 use crate::context;
 use crate::current;
 use crate::idle::Idle;
+use crate::local::LocalSet;
 use crate::park::Parker;
 use crate::queue::{self, Injector, Steal, Stealer};
 use crate::runtime::{Config, Handle};
@@ -725,7 +726,10 @@ impl Worker {
 pub(crate) fn block_on_current_thread<F: Future>(handle: &Handle, future: F) -> F::Output {
     let shared = handle.shared();
     let _context = current::enter_block_on(handle.clone());
-    let mut future = pin!(future);
+    // Wrapped in a set of its own, for `spawn_local`: its tasks live as long as this call
+    // (the set drops the unfinished ones before the runtime stops being current).
+    let local = LocalSet::new();
+    let mut future = pin!(local.run_until(future));
     let parker = Arc::new(Parker::new());
     let waker = crate::runtime::unparker_waker(parker.clone());
     let mut cx = Context::from_waker(&waker);

@@ -41,7 +41,10 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
 pub(crate) struct Notified(RawTask);
 
 // SAFETY: a task's future and output are `Send` and its scheduler is `Send + Sync`
-// (`new_task`'s bounds), and the state word arbitrates every cross-thread access.
+// (`new_task`'s bounds), and the state word arbitrates every cross-thread access. A local
+// task's (`new_local_task_at`) future need not be `Send`: its `Notified` crosses threads (a
+// wake from elsewhere queues it) but is run only on the task's own thread, and dropping it
+// elsewhere only releases a reference (see `new_local_task_at`).
 unsafe impl Send for Notified {}
 
 impl Notified {
@@ -149,6 +152,33 @@ where
     S: Schedule,
 {
     let raw = RawTask::new(future, scheduler, id, location);
+    (Task(raw), Notified(raw), JoinHandle::new(raw))
+}
+
+/// [`new_task_at`] for a future that need not be `Send` (a local task, `local.rs`).
+///
+/// # Safety
+/// The caller polls the task (runs its `Notified`s) and shuts it down (`Task::shutdown`) only
+/// on the thread that calls this, and keeps the `Task` (the owned-list reference) until the
+/// task is complete or shut down there: then the future, which is dropped by its last poll or
+/// by the shutdown, is created, polled and dropped on that one thread. The other handles may
+/// go anywhere: a `Notified` or a waker dropped elsewhere releases a reference but cannot
+/// free the task while the list holds its own, and the scheduler (`S: Send + Sync`) is all
+/// that a free of a complete task drops besides the output. The output is read by the
+/// `JoinHandle`, which is `Send` only for a `Send` output.
+pub(crate) unsafe fn new_local_task_at<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+    location: &'static Location<'static>,
+) -> (Task, Notified, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    // SAFETY: forwarded from the caller.
+    let raw = unsafe { RawTask::new_unchecked(future, scheduler, id, location) };
     (Task(raw), Notified(raw), JoinHandle::new(raw))
 }
 

@@ -94,6 +94,26 @@ impl RawTask {
         F::Output: Send + 'static,
         S: Schedule,
     {
+        // SAFETY: the future and its output are `Send`: any thread may poll and drop them.
+        unsafe { Self::new_unchecked(future, scheduler, id, location) }
+    }
+
+    /// [`new`](Self::new) without the `Send` bounds.
+    ///
+    /// # Safety
+    /// As for `task::new_local_task_at`: a future that is not `Send` is polled and dropped on
+    /// its spawning thread only.
+    pub(crate) unsafe fn new_unchecked<F, S>(
+        future: F,
+        scheduler: S,
+        id: Id,
+        location: &'static Location<'static>,
+    ) -> RawTask
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+        S: Schedule,
+    {
         let cell = Box::new(Cell {
             header: Header {
                 state: State::new(),
