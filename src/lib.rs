@@ -17,6 +17,23 @@
 
 pub use heist_executor::{Runtime, spawn, spawn_blocking};
 
+/// Declares task-local values: `heist::task_local! { static NAME: Type; }`, each a
+/// [`task::LocalKey`] with `scope`, `sync_scope`, `with`, `try_with` and `get`, as tokio's.
+///
+/// ```
+/// heist::task_local! {
+///     static USER: String;
+/// }
+///
+/// let runtime = heist::Runtime::new().unwrap();
+/// let greeting = runtime.block_on(USER.scope("ada".to_string(), async {
+///     heist::task::yield_now().await;
+///     format!("hello, {}", USER.get())
+/// }));
+/// assert_eq!(greeting, "hello, ada");
+/// ```
+pub use heist_executor::task_local;
+
 /// Runs `async fn main` on a heist runtime.
 ///
 /// The attribute turns the function into a plain `fn main` that builds a runtime with
@@ -222,10 +239,33 @@ pub use heist_macros::test;
 
 /// Building, entering and watching a runtime.
 pub mod runtime {
+    pub use heist_executor::worker_index;
     pub use heist_executor::{
         Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, StallReport, TaskDump, TaskInfo, TaskState,
         TryCurrentError, WORKER_THREADS_ENV,
     };
+
+    /// True for the errors heist returns because the runtime they need has shut down, as
+    /// tokio's `is_rt_shutdown_err`: I/O on an object whose runtime is gone, a name lookup
+    /// that the blocking pool dropped unrun at shutdown.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use heist::net::UnixDatagram;
+    ///
+    /// let first = heist::Runtime::new().unwrap();
+    /// let socket = first.block_on(async { UnixDatagram::unbound() }).unwrap();
+    /// drop(first); // the runtime that drives `socket` is gone
+    ///
+    /// let second = heist::Runtime::new().unwrap();
+    /// let error = second.block_on(socket.recv(&mut [0; 8])).unwrap_err();
+    /// assert!(heist::runtime::is_rt_shutdown_err(&error));
+    /// assert!(!heist::runtime::is_rt_shutdown_err(&std::io::Error::other("else")));
+    /// # }
+    /// ```
+    pub fn is_rt_shutdown_err(error: &std::io::Error) -> bool {
+        heist_reactor::is_shutdown_error(error)
+    }
 }
 
 /// Time: `sleep`, `timeout`, `interval`, on the runtime's timer wheels.
@@ -266,7 +306,14 @@ pub mod task {
         AbortHandle, Id, JoinError, JoinHandle, JoinSet, TaskPool, TrySpawnError, consume_budget, spawn,
         spawn_blocking, yield_now,
     };
+    pub use heist_executor::{AccessError, LocalKey};
     pub use heist_executor::{LocalSet, RunUntil, spawn_local};
+    pub use heist_executor::{task_id as id, try_task_id as try_id};
+
+    /// The futures that `heist::task` functions return.
+    pub mod futures {
+        pub use heist_executor::TaskLocalFuture;
+    }
 }
 
 /// Synchronization for tasks: `mpsc`, `oneshot`, `Semaphore`, `Mutex`, `RwLock`, `Notify`,

@@ -23,8 +23,9 @@
 //!    I/O and timers), `thread_clock.rs` (a worker's CPU and run-queue times, for the stall
 //!    watchdog).
 //! 3. `park.rs`: sleeping and waking a thread; in the poller only with the watch.
-//! 4. `task/`: the task allocation, its state word, `JoinHandle`, the owned list. (The
-//!    cooperative budget that `JoinHandle` spends is the `heist-coop` crate's.)
+//! 4. `task/`: the task allocation, its state word, `JoinHandle`, the owned list, the current
+//!    task's id. (The cooperative budget that `JoinHandle` spends is the `heist-coop`
+//!    crate's.) `task_local.rs`: `task_local!`, values scoped to a future's polls.
 //! 5. `dump.rs`: task dumps.
 //! 6. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop),
 //!    `blocking.rs` (the blocking pool), `stall.rs` (the watchdog), `metrics.rs`, `current.rs`
@@ -144,6 +145,7 @@ mod runtime;
 mod stall;
 mod sync;
 mod task;
+mod task_local;
 mod task_pool;
 mod thread_clock;
 mod watch;
@@ -157,9 +159,10 @@ pub use heist_coop::consume_budget;
 pub use join_set::{AbortHandle, JoinSet};
 pub use local::{LocalSet, RunUntil, spawn_local};
 pub use metrics::RuntimeMetrics;
-pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV};
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV, worker_index};
 pub use stall::StallReport;
-pub use task::{Id, JoinError, JoinHandle};
+pub use task::{Id, JoinError, JoinHandle, task_id, try_task_id};
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use task_pool::{TaskPool, TrySpawnError};
 
 use std::future::Future;

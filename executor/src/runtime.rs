@@ -612,6 +612,26 @@ impl Schedule for Handle {
     }
 }
 
+/// The index of the worker running on this thread (`0..num_workers`), or `None` on a thread
+/// that is no runtime's worker. A current-thread runtime's `block_on` is its worker 0 while it
+/// drives the runtime. (Tokio's unstable `runtime::worker_index`.)
+///
+/// ```
+/// let runtime = heist_executor::Builder::new().worker_threads(2).build().unwrap();
+/// assert_eq!(heist_executor::worker_index(), None);
+/// let index = runtime.block_on(async {
+///     assert_eq!(heist_executor::worker_index(), None, "block_on's thread is no worker");
+///     heist_executor::spawn(async { heist_executor::worker_index() }).await.unwrap()
+/// });
+/// assert!(matches!(index, Some(0 | 1)));
+/// ```
+pub fn worker_index() -> Option<usize> {
+    match crate::context::role() {
+        crate::context::Role::Worker { index, .. } => Some(index),
+        _ => None,
+    }
+}
+
 /// Keeps a runtime current on this thread; see [`Runtime::enter`].
 pub struct EnterGuard<'a> {
     _context: current::CurrentGuard,

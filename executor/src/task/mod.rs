@@ -198,6 +198,58 @@ pub(crate) fn with_spawn_location<R>(location: &'static Location<'static>, f: im
     f()
 }
 
+thread_local! {
+    /// The task being polled (or having its future dropped) on this thread.
+    static CURRENT_TASK: Cell<Option<Id>> = const { Cell::new(None) };
+}
+
+/// Restores the previous current task (a task polled inside another's poll: a `LocalSet`'s).
+pub(crate) struct TaskIdGuard(Option<Id>);
+
+/// Makes `id` the current task's until the guard is dropped.
+pub(crate) fn enter_task(id: Id) -> TaskIdGuard {
+    TaskIdGuard(
+        CURRENT_TASK
+            .try_with(|current| current.replace(Some(id)))
+            .ok()
+            .flatten(),
+    )
+}
+
+impl Drop for TaskIdGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT_TASK.try_with(|current| current.set(self.0));
+    }
+}
+
+/// The id of the task running on this thread (being polled, or its future being dropped).
+///
+/// ```
+/// let runtime = heist_executor::Runtime::new().unwrap();
+/// let task = runtime.spawn(async { heist_executor::task_id() });
+/// let id = task.id();
+/// assert_eq!(runtime.block_on(task).unwrap(), id);
+/// ```
+///
+/// # Panics
+/// Outside a task (in `block_on`'s own future, or on a thread that runs none); see
+/// [`try_task_id`].
+#[track_caller]
+pub fn task_id() -> Id {
+    match try_task_id() {
+        Some(id) => id,
+        None => panic!(
+            "heist::task::id called outside a task: block_on's own future and plain threads \
+             have no task id. Use heist::task::try_id to tell, or call it inside a spawned task."
+        ),
+    }
+}
+
+/// The id of the task running on this thread, or `None` outside a task.
+pub fn try_task_id() -> Option<Id> {
+    CURRENT_TASK.try_with(Cell::get).ok().flatten()
+}
+
 /// A task's identity, unique for the life of the process.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(NonZeroU64);

@@ -305,6 +305,8 @@ impl<F: Future, S: Schedule> Cell<F, S> {
 unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's `Notified` keeps the task alive.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // For `task::id()`, while the future is polled or dropped (cancelled) here.
+    let _id = super::enter_task(cell.header.id);
     match cell.header.state.transition_to_running() {
         ToRunning::Poll => {}
         // SAFETY: we now hold RUNNING and the Notified's reference.
@@ -464,6 +466,7 @@ unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's owned-list reference keeps the task alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     if cell.header.state.transition_to_shutdown() {
+        let _id = super::enter_task(cell.header.id);
         // SAFETY: we took RUNNING; `complete` releases the owned-list reference.
         unsafe { dealloc_if::<F, S>(cell.cancel(ptr), ptr) };
     } else {
