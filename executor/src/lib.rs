@@ -94,6 +94,20 @@
 //! blocking job's, a task's of another runtime) is woken and panics saying its runtime is
 //! gone, as does one first polled there later, where it would otherwise wait forever.
 //!
+//! # Current-thread runtimes and local tasks
+//! `Builder::new_current_thread` builds the same runtime with one worker core and no worker
+//! thread: the core waits in the runtime (`worker.rs`, `CoreSlot`) until a `block_on` takes it
+//! and runs the worker loop on the calling thread, interleaving up to 61 task polls with each
+//! poll of its own future, and parking exactly as a worker does (in the poller until the next
+//! timer deadline) when nothing is runnable. Its future's waker sets a flag and unparks the
+//! core's parker, so the park ends for it as it does for new work. A second `block_on` on
+//! another thread polls only its own future, and takes the core over when the first returns.
+//!
+//! Local tasks (`local.rs`, `LocalSet`) are ordinary task allocations whose scheduler is the
+//! set's queue, drained only on the set's thread: a future that is not `Send` is polled and
+//! dropped there only, while its wakers and `JoinHandle` may go anywhere. A current-thread
+//! `block_on` runs its future inside a set of its own, so `spawn_local` works there.
+//!
 //! # Seeing inside
 //! [`Handle::dump`] (and [`Runtime::dump`]) lists the unfinished tasks: id, spawn location
 //! (`#[track_caller]` on every spawn function), state derived from the state word (`RUNNING`:

@@ -23,6 +23,7 @@
 //! polled, as for any task. A current-thread runtime's `block_on` wraps its future in a set of
 //! its own, so `spawn_local` works there too.
 
+use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::task::{self, Header, Id, JoinHandle, Notified, OwnedTasks, Schedule};
 use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
@@ -32,7 +33,6 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 /// Tasks run per poll of the set before it yields to its own poller (which polls it again at
@@ -84,10 +84,8 @@ struct LocalQueue {
 }
 
 impl LocalShared {
-    fn queue(&self) -> std::sync::MutexGuard<'_, LocalQueue> {
-        // A panic never happens under this lock (it only moves `Notified`s and wakers); a
-        // poisoned lock still holds a consistent queue.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    fn queue(&self) -> MutexGuard<'_, LocalQueue> {
+        self.queue.lock()
     }
 
     fn pop(&self) -> Option<Notified> {
@@ -437,7 +435,7 @@ mod tests {
     /// Pending until its flag is set from elsewhere; keeps the last waker.
     struct Gate {
         open: Arc<AtomicBool>,
-        waker: Arc<Mutex<Option<Waker>>>,
+        waker: Arc<std::sync::Mutex<Option<Waker>>>,
     }
 
     impl Future for Gate {
@@ -452,9 +450,9 @@ mod tests {
         }
     }
 
-    fn gate() -> (Gate, Arc<AtomicBool>, Arc<Mutex<Option<Waker>>>) {
+    fn gate() -> (Gate, Arc<AtomicBool>, Arc<std::sync::Mutex<Option<Waker>>>) {
         let open = Arc::new(AtomicBool::new(false));
-        let waker = Arc::new(Mutex::new(None));
+        let waker = Arc::new(std::sync::Mutex::new(None));
         let gate = Gate {
             open: open.clone(),
             waker: waker.clone(),
