@@ -383,12 +383,224 @@ fn chained_spawn(c: &mut Criterion) {
     g.finish();
 }
 
+// ---------------------------------------------------------------------------
+// current_thread_*: the same workloads on current-thread runtimes, inside
+// `block_on` (heist's `new_current_thread`, tokio's `new_current_thread`, and
+// smol's `LocalExecutor` run by `futures_lite::future::block_on`).
+// ---------------------------------------------------------------------------
+
+fn heist_current_thread() -> heist::Runtime {
+    heist::runtime::Builder::new_current_thread()
+        .build()
+        .expect("build heist current-thread runtime")
+}
+
+fn tokio_current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("build tokio current-thread runtime")
+}
+
+fn current_thread_spawn_many(c: &mut Criterion) {
+    let mut g = configure(c, "current_thread_spawn_many", SPAWN_MANY, SAMPLE_SIZE);
+    {
+        let rt = heist_current_thread();
+        g.bench_function("heist", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let handles: Vec<_> = (0..SPAWN_MANY)
+                        .map(|i| heist::spawn(async move { black_box(i) }))
+                        .collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                })
+            })
+        });
+    }
+    {
+        let rt = tokio_current_thread();
+        g.bench_function("tokio", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let handles: Vec<_> = (0..SPAWN_MANY)
+                        .map(|i| tokio::spawn(async move { black_box(i) }))
+                        .collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                })
+            })
+        });
+    }
+    {
+        let ex = async_executor::LocalExecutor::new();
+        g.bench_function("smol", |b| {
+            b.iter(|| {
+                futures_lite::future::block_on(ex.run(async {
+                    let handles: Vec<_> = (0..SPAWN_MANY)
+                        .map(|i| ex.spawn(async move { black_box(i) }))
+                        .collect();
+                    for h in handles {
+                        h.await;
+                    }
+                }))
+            })
+        });
+    }
+    g.finish();
+}
+
+fn current_thread_yield_many(c: &mut Criterion) {
+    let mut g = configure(
+        c,
+        "current_thread_yield_many",
+        YIELD_TASKS * YIELDS_PER_TASK,
+        SAMPLE_SIZE,
+    );
+    {
+        let rt = heist_current_thread();
+        g.bench_function("heist", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let handles: Vec<_> = (0..YIELD_TASKS)
+                        .map(|_| {
+                            heist::spawn(async {
+                                for _ in 0..YIELDS_PER_TASK {
+                                    heist::task::yield_now().await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                })
+            })
+        });
+    }
+    {
+        let rt = tokio_current_thread();
+        g.bench_function("tokio", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let handles: Vec<_> = (0..YIELD_TASKS)
+                        .map(|_| {
+                            tokio::spawn(async {
+                                for _ in 0..YIELDS_PER_TASK {
+                                    tokio::task::yield_now().await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                })
+            })
+        });
+    }
+    {
+        let ex = async_executor::LocalExecutor::new();
+        g.bench_function("smol", |b| {
+            b.iter(|| {
+                futures_lite::future::block_on(ex.run(async {
+                    let handles: Vec<_> = (0..YIELD_TASKS)
+                        .map(|_| {
+                            ex.spawn(async {
+                                for _ in 0..YIELDS_PER_TASK {
+                                    futures_lite::future::yield_now().await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.await;
+                    }
+                }))
+            })
+        });
+    }
+    g.finish();
+}
+
+fn current_thread_ping_pong(c: &mut Criterion) {
+    let mut g = configure(c, "current_thread_ping_pong", PING_PONG_PAIRS, SAMPLE_SIZE);
+    {
+        let rt = heist_current_thread();
+        g.bench_function("heist", |b| {
+            b.iter(|| {
+                let (rem, tx, rx) = countdown(PING_PONG_PAIRS);
+                rt.block_on(async {
+                    let pingers: Vec<_> = (0..PING_PONG_PAIRS)
+                        .map(|_| {
+                            heist::spawn(ping_pong_pair(|f| drop(heist::spawn(f)), rem.clone(), tx.clone()))
+                        })
+                        .collect();
+                    for pinger in pingers {
+                        pinger.await.unwrap();
+                    }
+                });
+                rx.recv().unwrap();
+            })
+        });
+    }
+    {
+        let rt = tokio_current_thread();
+        g.bench_function("tokio", |b| {
+            b.iter(|| {
+                let (rem, tx, rx) = countdown(PING_PONG_PAIRS);
+                rt.block_on(async {
+                    let pingers: Vec<_> = (0..PING_PONG_PAIRS)
+                        .map(|_| {
+                            tokio::spawn(ping_pong_pair(|f| drop(tokio::spawn(f)), rem.clone(), tx.clone()))
+                        })
+                        .collect();
+                    for pinger in pingers {
+                        pinger.await.unwrap();
+                    }
+                });
+                rx.recv().unwrap();
+            })
+        });
+    }
+    {
+        let ex = std::rc::Rc::new(async_executor::LocalExecutor::new());
+        g.bench_function("smol", |b| {
+            b.iter(|| {
+                let (rem, tx, rx) = countdown(PING_PONG_PAIRS);
+                futures_lite::future::block_on(ex.run(async {
+                    let pingers: Vec<_> = (0..PING_PONG_PAIRS)
+                        .map(|_| {
+                            let spawner = ex.clone();
+                            ex.spawn(ping_pong_pair(
+                                move |f| spawner.spawn(f).detach(),
+                                rem.clone(),
+                                tx.clone(),
+                            ))
+                        })
+                        .collect();
+                    for pinger in pingers {
+                        pinger.await;
+                    }
+                }));
+                rx.recv().unwrap();
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     spawn_many_local,
     spawn_many_remote,
     yield_many,
     ping_pong,
-    chained_spawn
+    chained_spawn,
+    current_thread_spawn_many,
+    current_thread_yield_many,
+    current_thread_ping_pong
 );
 criterion_main!(benches);

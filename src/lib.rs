@@ -17,11 +17,29 @@
 
 pub use heist_executor::{Runtime, spawn, spawn_blocking};
 
+/// Declares task-local values: `heist::task_local! { static NAME: Type; }`, each a
+/// [`task::LocalKey`] with `scope`, `sync_scope`, `with`, `try_with` and `get`, as tokio's.
+///
+/// ```
+/// heist::task_local! {
+///     static USER: String;
+/// }
+///
+/// let runtime = heist::Runtime::new().unwrap();
+/// let greeting = runtime.block_on(USER.scope("ada".to_string(), async {
+///     heist::task::yield_now().await;
+///     format!("hello, {}", USER.get())
+/// }));
+/// assert_eq!(greeting, "hello, ada");
+/// ```
+pub use heist_executor::task_local;
+
 /// Runs `async fn main` on a heist runtime.
 ///
 /// The attribute turns the function into a plain `fn main` that builds a runtime with
-/// [`runtime::Builder::new()`](runtime::Builder::new) (one worker per CPU core, or
-/// `HEIST_WORKER_THREADS`) and [`block_on`](Runtime::block_on)s the body. The return type is
+/// [`runtime::Builder::new_multi_thread()`](runtime::Builder::new_multi_thread) (one worker
+/// per CPU core, or `HEIST_WORKER_THREADS`; `flavor = "current_thread"` for
+/// [`new_current_thread`](runtime::Builder::new_current_thread)) and [`block_on`](Runtime::block_on)s the body. The return type is
 /// kept, so `?` works in the body when `main` returns a `Result`.
 ///
 /// ```
@@ -54,9 +72,9 @@ pub use heist_executor::{Runtime, spawn, spawn_blocking};
 ///
 /// # Compile errors
 ///
-/// The attribute goes on an `async fn` without arguments, and `worker_threads` is its only
-/// argument, a positive integer literal. Each of these fails to compile with a message saying
-/// so:
+/// The attribute goes on an `async fn` without arguments; its arguments are `flavor`
+/// (`"current_thread"` or `"multi_thread"`) and `worker_threads`, a positive integer literal,
+/// for the multi-thread flavor only. Each of these fails to compile with a message saying so:
 ///
 /// ```compile_fail
 /// #[heist::main]
@@ -69,7 +87,17 @@ pub use heist_executor::{Runtime, spawn, spawn_blocking};
 /// ```
 ///
 /// ```compile_fail
-/// #[heist::main(flavor = "current_thread")] // unknown argument
+/// #[heist::main(threads = 4)] // unknown argument
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::main(flavor = "current_thread", worker_threads = 2)] // workers without threads
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::main(flavor = "local")] // unknown flavor
 /// async fn main() {}
 /// ```
 ///
@@ -90,7 +118,7 @@ pub use heist_executor::{Runtime, spawn, spawn_blocking};
 /// ```
 /// fn main() -> std::io::Result<()> {
 ///     #[allow(clippy::expect_used)]
-///     let rt = ::heist::runtime::Builder::new()
+///     let rt = ::heist::runtime::Builder::new_multi_thread()
 ///         .worker_threads(2)
 ///         .build()
 ///         .expect("#[heist::main] could not start the heist runtime");
@@ -108,10 +136,13 @@ pub use heist_macros::main;
 
 /// Runs an `async fn` test on a fresh heist runtime.
 ///
-/// The attribute turns the function into a `#[test] fn` that builds a new runtime with 1
-/// worker (`worker_threads = N` for more) and [`block_on`](Runtime::block_on)s the body on the
-/// test's own thread. A panic in the body therefore unwinds through `block_on` and fails the
-/// test with its original message, so `#[should_panic(expected = "...")]` works; the other
+/// The attribute turns the function into a `#[test] fn` that builds a new runtime and
+/// [`block_on`](Runtime::block_on)s the body on the test's own thread. The runtime is a
+/// current-thread one ([`Builder::new_current_thread`](runtime::Builder::new_current_thread)),
+/// as tokio's test default: the test's tasks run on the test's thread, inside `block_on`.
+/// `flavor = "multi_thread"` (or `worker_threads = N` alone) gives a multi-thread runtime
+/// (one worker per CPU core unless `worker_threads = N` says). A panic in the body
+/// therefore unwinds through `block_on` and fails the test with its original message, so `#[should_panic(expected = "...")]` works; the other
 /// attributes (`#[ignore]`, `#[should_panic]`...) and the return type (`-> Result<(), E>`) are
 /// kept.
 ///
@@ -123,7 +154,7 @@ pub use heist_macros::main;
 ///     sleep(Duration::from_millis(1)).await;
 /// }
 ///
-/// #[heist::test(worker_threads = 2)]
+/// #[heist::test(flavor = "multi_thread", worker_threads = 2)]
 /// async fn spawns() -> Result<(), heist::task::JoinError> {
 ///     let tasks: Vec<_> = (0..10u64).map(|i| heist::spawn(async move { i * i })).collect();
 ///     let mut sum = 0;
@@ -156,7 +187,13 @@ pub use heist_macros::main;
 /// ```
 ///
 /// ```compile_fail
-/// #[heist::test(flavor = "multi_thread")] // unknown argument
+/// #[heist::test(flavour = "multi_thread")] // unknown argument
+/// async fn flavoured() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::test(flavor = "current_thread", worker_threads = 2)] // no worker threads there
 /// async fn flavored() {}
 /// # fn main() {}
 /// ```
@@ -188,8 +225,7 @@ pub use heist_macros::main;
 /// #[::core::prelude::v1::test]
 /// fn sleeps() {
 ///     #[allow(clippy::expect_used)]
-///     let rt = ::heist::runtime::Builder::new()
-///         .worker_threads(1)
+///     let rt = ::heist::runtime::Builder::new_current_thread()
 ///         .build()
 ///         .expect("#[heist::test] could not start the heist runtime");
 ///     rt.block_on(async move { /* the body */ })
@@ -209,10 +245,33 @@ pub use macros::__private;
 
 /// Building, entering and watching a runtime.
 pub mod runtime {
+    pub use heist_executor::worker_index;
     pub use heist_executor::{
         Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, StallReport, TaskDump, TaskInfo, TaskState,
         TryCurrentError, WORKER_THREADS_ENV,
     };
+
+    /// True for the errors heist returns because the runtime they need has shut down, as
+    /// tokio's `is_rt_shutdown_err`: I/O on an object whose runtime is gone, a name lookup
+    /// that the blocking pool dropped unrun at shutdown.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use heist::net::UnixDatagram;
+    ///
+    /// let first = heist::Runtime::new().unwrap();
+    /// let socket = first.block_on(async { UnixDatagram::unbound() }).unwrap();
+    /// drop(first); // the runtime that drives `socket` is gone
+    ///
+    /// let second = heist::Runtime::new().unwrap();
+    /// let error = second.block_on(socket.recv(&mut [0; 8])).unwrap_err();
+    /// assert!(heist::runtime::is_rt_shutdown_err(&error));
+    /// assert!(!heist::runtime::is_rt_shutdown_err(&std::io::Error::other("else")));
+    /// # }
+    /// ```
+    pub fn is_rt_shutdown_err(error: &std::io::Error) -> bool {
+        heist_reactor::is_shutdown_error(error)
+    }
 }
 
 /// Time: `sleep`, `timeout`, `interval`, on the runtime's timer wheels.
@@ -253,6 +312,14 @@ pub mod task {
         AbortHandle, Id, JoinError, JoinHandle, JoinSet, TaskPool, TrySpawnError, consume_budget, spawn,
         spawn_blocking, yield_now,
     };
+    pub use heist_executor::{AccessError, LocalKey};
+    pub use heist_executor::{LocalSet, RunUntil, spawn_local};
+    pub use heist_executor::{task_id as id, try_task_id as try_id};
+
+    /// The futures that `heist::task` functions return.
+    pub mod futures {
+        pub use heist_executor::TaskLocalFuture;
+    }
 }
 
 /// Synchronization for tasks: `mpsc`, `oneshot`, `broadcast`, `watch`, `Semaphore`, `Mutex`,

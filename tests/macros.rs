@@ -12,6 +12,45 @@ async fn one_worker_by_default() {
     assert_eq!(Handle::current().metrics().num_workers(), 1);
 }
 
+#[heist::test]
+async fn current_thread_by_default_as_tokio() {
+    let test_thread = std::thread::current().id();
+    let task = heist::spawn(async { std::thread::current().id() });
+    assert_eq!(
+        task.await.unwrap(),
+        test_thread,
+        "the task ran on the test's thread"
+    );
+}
+
+#[heist::test(flavor = "current_thread")]
+async fn flavor_current_thread() {
+    let test_thread = std::thread::current().id();
+    let task = heist::spawn(async {
+        sleep(Duration::from_millis(1)).await;
+        std::thread::current().id()
+    });
+    assert_eq!(task.await.unwrap(), test_thread);
+}
+
+#[heist::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flavor_multi_thread_with_workers() {
+    assert_eq!(Handle::current().metrics().num_workers(), 2);
+    let test_thread = std::thread::current().id();
+    let task = heist::spawn(async { std::thread::current().id() });
+    assert_ne!(task.await.unwrap(), test_thread);
+}
+
+#[heist::main(flavor = "current_thread")]
+async fn main_current_thread() -> std::thread::ThreadId {
+    heist::spawn(async { std::thread::current().id() }).await.unwrap()
+}
+
+#[test]
+fn main_with_flavor_current_thread_runs_tasks_on_the_calling_thread() {
+    assert_eq!(main_current_thread(), std::thread::current().id());
+}
+
 #[heist::test(worker_threads = 2)]
 async fn worker_threads_sets_the_number_of_workers() {
     assert_eq!(Handle::current().metrics().num_workers(), 2);
@@ -26,7 +65,7 @@ async fn each_test_gets_a_fresh_runtime() {
     assert_eq!(metrics.spawned_tasks(), 1);
 }
 
-#[heist::test]
+#[heist::test(flavor = "multi_thread")]
 async fn the_body_runs_on_the_test_thread_not_a_worker() {
     let name = std::thread::current().name().map(str::to_owned);
     assert!(!name.as_deref().unwrap_or("").starts_with("heist"), "{name:?}");

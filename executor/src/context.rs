@@ -168,6 +168,13 @@ pub(crate) fn enter_block_on() -> RoleGuard {
     set_role(role, true, std::ptr::null())
 }
 
+/// Inside a current-thread runtime's `block_on` (entered already, with [`enter_block_on`]),
+/// while it drives the runtime's one worker core: the thread is worker `index` of `runtime`
+/// until the guard is dropped, and `worker` (the core) must stay valid until then.
+pub(crate) fn enter_core(runtime: RuntimeId, index: usize, worker: *const ()) -> RoleGuard {
+    set_role(Role::Worker { runtime, index }, true, worker)
+}
+
 /// Where blocking this thread would be a bug, why; `None` where it may block (a thread of a
 /// blocking pool outside `block_on`, or any thread no runtime runs tasks on). The same
 /// decision as [`enter_block_on`]'s, for the `blocking_*` methods of `heist::sync`.

@@ -171,6 +171,13 @@ pub(crate) fn enter_block_on(handle: Handle) -> CurrentGuard {
     make_current(handle, Some(role))
 }
 
+/// For a current-thread `block_on` while it drives the runtime's core (see
+/// [`context::enter_core`]).
+pub(crate) fn enter_core(handle: Handle, index: usize, worker: *const ()) -> CurrentGuard {
+    let role = context::enter_core(runtime_of(&handle), index, worker);
+    make_current(handle, Some(role))
+}
+
 fn runtime_of(handle: &Handle) -> RuntimeId {
     handle.shared().id()
 }

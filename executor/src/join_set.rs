@@ -201,6 +201,48 @@ impl<T: Send + 'static> JoinSet<T> {
         self.insert(handle.spawn(future))
     }
 
+    /// Spawns `future`, which need not be `Send`, on the [`LocalSet`](crate::LocalSet) being
+    /// polled on this thread (see [`crate::spawn_local`]) as a member of the set. Unlike
+    /// tokio's, the output must be `Send` (the members' wakers, which hold their outputs'
+    /// handles, may be anywhere).
+    ///
+    /// ```
+    /// use heist_executor::{JoinSet, LocalSet};
+    ///
+    /// let runtime = heist_executor::Builder::new_current_thread().build().unwrap();
+    /// runtime.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     for i in 0..3u32 {
+    ///         let not_send = std::rc::Rc::new(i);
+    ///         set.spawn_local(async move { *not_send * 2 });
+    ///     }
+    ///     let mut sum = 0;
+    ///     while let Some(result) = set.join_next().await {
+    ///         sum += result.unwrap();
+    ///     }
+    ///     assert_eq!(sum, 6);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a `LocalSet`; use [`spawn_local_on`](Self::spawn_local_on) there.
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(crate::spawn_local(future))
+    }
+
+    /// Spawns `future`, which need not be `Send`, on `local` as a member of the set.
+    #[track_caller]
+    pub fn spawn_local_on<F>(&mut self, future: F, local: &crate::LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(local.spawn_local(future))
+    }
+
     /// Runs `f` on the current runtime's blocking pool as a member of the set.
     ///
     /// Aborting reaches a blocking member only before it starts: once running, it runs to the

@@ -23,14 +23,16 @@
 //!    I/O and timers), `thread_clock.rs` (a worker's CPU and run-queue times, for the stall
 //!    watchdog).
 //! 3. `park.rs`: sleeping and waking a thread; in the poller only with the watch.
-//! 4. `task/`: the task allocation, its state word, `JoinHandle`, the owned list. (The
-//!    cooperative budget that `JoinHandle` spends is the `heist-coop` crate's.)
+//! 4. `task/`: the task allocation, its state word, `JoinHandle`, the owned list, the current
+//!    task's id. (The cooperative budget that `JoinHandle` spends is the `heist-coop`
+//!    crate's.) `task_local.rs`: `task_local!`, values scoped to a future's polls.
 //! 5. `dump.rs`: task dumps.
 //! 6. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop),
 //!    `blocking.rs` (the blocking pool), `stall.rs` (the watchdog), `metrics.rs`, `current.rs`
 //!    (which runtime is current: the handle `Runtime::enter` changes, on any thread, without
-//!    changing the role), `runtime.rs` (`Builder`, `Runtime`, `Handle`); `lib.rs`'s `spawn`
-//!    and `spawn_blocking` count as this layer.
+//!    changing the role), `runtime.rs` (`Builder`, `Runtime`, `Handle`), `local.rs` (local
+//!    tasks, `LocalSet`: a current-thread `block_on` runs one); `lib.rs`'s `spawn` and
+//!    `spawn_blocking` count as this layer.
 //! 7. `join_set.rs`.
 //! 8. `task_pool.rs`, built on `JoinSet`.
 //!
@@ -92,6 +94,20 @@
 //! blocking job's, a task's of another runtime) is woken and panics saying its runtime is
 //! gone, as does one first polled there later, where it would otherwise wait forever.
 //!
+//! # Current-thread runtimes and local tasks
+//! `Builder::new_current_thread` builds the same runtime with one worker core and no worker
+//! thread: the core waits in the runtime (`worker.rs`, `CoreSlot`) until a `block_on` takes it
+//! and runs the worker loop on the calling thread, interleaving up to 61 task polls with each
+//! poll of its own future, and parking exactly as a worker does (in the poller until the next
+//! timer deadline) when nothing is runnable. Its future's waker sets a flag and unparks the
+//! core's parker, so the park ends for it as it does for new work. A second `block_on` on
+//! another thread polls only its own future, and takes the core over when the first returns.
+//!
+//! Local tasks (`local.rs`, `LocalSet`) are ordinary task allocations whose scheduler is the
+//! set's queue, drained only on the set's thread: a future that is not `Send` is polled and
+//! dropped there only, while its wakers and `JoinHandle` may go anywhere. A current-thread
+//! `block_on` runs its future inside a set of its own, so `spawn_local` works there.
+//!
 //! # Seeing inside
 //! [`Handle::dump`] (and [`Runtime::dump`]) lists the unfinished tasks: id, spawn location
 //! (`#[track_caller]` on every spawn function), state derived from the state word (`RUNNING`:
@@ -135,6 +151,7 @@ mod current;
 mod dump;
 mod idle;
 mod join_set;
+mod local;
 mod metrics;
 mod park;
 mod queue;
@@ -142,6 +159,7 @@ mod runtime;
 mod stall;
 mod sync;
 mod task;
+mod task_local;
 mod task_pool;
 mod thread_clock;
 mod watch;
@@ -153,10 +171,12 @@ mod models;
 pub use dump::{TaskDump, TaskInfo, TaskState};
 pub use heist_coop::consume_budget;
 pub use join_set::{AbortHandle, JoinSet};
+pub use local::{LocalSet, RunUntil, spawn_local};
 pub use metrics::RuntimeMetrics;
-pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV};
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, WORKER_THREADS_ENV, worker_index};
 pub use stall::StallReport;
-pub use task::{Id, JoinError, JoinHandle};
+pub use task::{Id, JoinError, JoinHandle, task_id, try_task_id};
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use task_pool::{TaskPool, TrySpawnError};
 
 use std::future::Future;

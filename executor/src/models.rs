@@ -431,6 +431,76 @@ fn remote_spawn_while_the_worker_parks_is_run() {
     });
 }
 
+/// A current-thread `block_on` parks its thread (in the poller, as the runtime's one worker)
+/// when its future and the tasks are all waiting: a wake of the future from another thread
+/// (its flag, then the core's parker) must bring it back, whenever it lands.
+#[test]
+fn a_current_thread_block_on_woken_from_another_thread_returns() {
+    crate::sync::model(|| {
+        let runtime = Builder::new_current_thread().build().unwrap();
+        let ready = Arc::new(AtomicBool::new(false));
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let waker_thread = {
+            let (ready, slot) = (ready.clone(), slot.clone());
+            thread::spawn(move || {
+                ready.store(true, SeqCst);
+                if let Some(waker) = slot.lock().take() {
+                    waker.wake();
+                }
+            })
+        };
+        assert!(runtime.block_on(wait_for_flag(ready, slot)) >= 1);
+        waker_thread.join().unwrap();
+    });
+}
+
+/// A task of a current-thread runtime woken from another thread goes through the injector
+/// and wakes the `block_on` thread, which runs it, and then its `JoinHandle` wakes the future.
+#[test]
+fn a_current_thread_task_woken_from_another_thread_runs() {
+    crate::sync::model(|| {
+        let runtime = Builder::new_current_thread().build().unwrap();
+        let ready = Arc::new(AtomicBool::new(false));
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let waker_thread = {
+            let (ready, slot) = (ready.clone(), slot.clone());
+            thread::spawn(move || {
+                ready.store(true, SeqCst);
+                if let Some(waker) = slot.lock().take() {
+                    waker.wake();
+                }
+            })
+        };
+        let polls = runtime.block_on(async move { crate::spawn(wait_for_flag(ready, slot)).await.unwrap() });
+        assert!(polls >= 1);
+        waker_thread.join().unwrap();
+    });
+}
+
+/// A local task woken from another thread: the wake queues it on its set (the `Send`-safe
+/// path) and wakes the set's poller, which runs it on the set's thread.
+#[test]
+fn a_local_task_woken_from_another_thread_runs_on_its_set() {
+    crate::sync::model(|| {
+        let local = crate::LocalSet::new();
+        let ready = Arc::new(AtomicBool::new(false));
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let not_send = std::rc::Rc::new(1);
+        let task = {
+            let (ready, slot) = (ready.clone(), slot.clone());
+            local.spawn_local(async move { wait_for_flag(ready, slot).await + *not_send })
+        };
+        let waker_thread = thread::spawn(move || {
+            ready.store(true, SeqCst);
+            if let Some(waker) = slot.lock().take() {
+                waker.wake();
+            }
+        });
+        assert!(block_on(local.run_until(task)).unwrap() >= 2);
+        waker_thread.join().unwrap();
+    });
+}
+
 /// Two workers: a task spawned from inside a task lands in the spawner's LIFO slot or queue,
 /// and the other worker may be searching, parking or asleep. Both must finish.
 #[test]

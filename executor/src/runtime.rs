@@ -44,6 +44,8 @@ pub(crate) struct Config {
 /// assert_eq!(runtime.block_on(async { 40 + 2 }), 42);
 /// ```
 pub struct Builder {
+    /// Tasks run only inside `block_on`, on its thread (`new_current_thread`).
+    current_thread: bool,
     worker_threads: Option<usize>,
     thread_name: Option<String>,
     stack_size: Option<usize>,
@@ -64,6 +66,7 @@ impl Default for Builder {
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
+            .field("current_thread", &self.current_thread)
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("max_blocking_threads", &self.max_blocking_threads)
@@ -77,10 +80,12 @@ impl fmt::Debug for Builder {
 pub const WORKER_THREADS_ENV: &str = "HEIST_WORKER_THREADS";
 
 impl Builder {
-    /// One worker per CPU core (or `HEIST_WORKER_THREADS`), up to 512 blocking threads that
-    /// leave after 10 s idle, stall detection at 100 ms reporting on stderr.
+    /// A multi-thread runtime: one worker per CPU core (or `HEIST_WORKER_THREADS`), up to 512
+    /// blocking threads that leave after 10 s idle, stall detection at 100 ms reporting on
+    /// stderr. The same as [`new_multi_thread`](Self::new_multi_thread).
     pub fn new() -> Self {
         Builder {
+            current_thread: false,
             worker_threads: None,
             thread_name: None,
             stack_size: None,
@@ -93,7 +98,39 @@ impl Builder {
         }
     }
 
-    /// Number of worker threads that poll tasks. Must be at least 1.
+    /// A multi-thread runtime (tokio's name for it); the same as [`new`](Self::new).
+    pub fn new_multi_thread() -> Self {
+        Self::new()
+    }
+
+    /// A current-thread runtime: no worker threads; tasks run only inside
+    /// [`Runtime::block_on`], on the thread that calls it, as with tokio's
+    /// `new_current_thread`.
+    ///
+    /// `block_on` is the runtime's one worker while its future is pending: it runs the tasks,
+    /// and when none is runnable it waits in the I/O poller until the next timer deadline, so
+    /// sockets and timers work as on a multi-thread runtime. Tasks spawned or woken while no
+    /// `block_on` runs wait for the next one. Two threads may call `block_on` at once: one
+    /// drives the runtime, the other polls only its own future until the first is done and it
+    /// can take over. Blocking jobs still run on the blocking pool.
+    ///
+    /// ```
+    /// let runtime = heist_executor::Builder::new_current_thread().build().unwrap();
+    /// let caller = std::thread::current().id();
+    /// let ran_on = runtime.block_on(async {
+    ///     heist_executor::spawn(async { std::thread::current().id() }).await.unwrap()
+    /// });
+    /// assert_eq!(ran_on, caller, "the task ran on the thread that called block_on");
+    /// ```
+    pub fn new_current_thread() -> Self {
+        Builder {
+            current_thread: true,
+            ..Self::new()
+        }
+    }
+
+    /// Number of worker threads that poll tasks. Must be at least 1. Only for a
+    /// multi-thread runtime: `build` refuses it on a current-thread builder.
     pub fn worker_threads(&mut self, n: usize) -> &mut Self {
         self.worker_threads = Some(n);
         self
@@ -183,6 +220,14 @@ impl Builder {
 
     fn resolve_worker_threads(&self) -> io::Result<usize> {
         let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
+        if self.current_thread {
+            return match self.worker_threads {
+                None => Ok(1),
+                Some(n) => Err(invalid(format!(
+                    "worker_threads({n}) was set on a current-thread builder, which has no worker                      threads (its tasks run inside block_on): use Builder::new_multi_thread for                      worker threads, or drop the worker_threads call"
+                ))),
+            };
+        }
         let n = match self.worker_threads {
             Some(n) => n,
             None => match std::env::var(WORKER_THREADS_ENV) {
@@ -208,8 +253,9 @@ impl Builder {
     /// Starts the worker threads.
     ///
     /// # Errors
-    /// `InvalidInput` for 0 workers or 0 blocking threads; the OS error if a thread cannot be
-    /// started (the threads already started are stopped first).
+    /// `InvalidInput` for 0 workers or 0 blocking threads, or `worker_threads` on a
+    /// current-thread builder; the OS error if a thread cannot be started (the threads
+    /// already started are stopped first).
     pub fn build(&mut self) -> io::Result<Runtime> {
         let num_workers = self.resolve_worker_threads()?;
         if self.max_blocking_threads == 0 {
@@ -231,10 +277,17 @@ impl Builder {
             on_stall: self.on_stall.clone(),
         };
         let reactor = heist_reactor::Reactor::new()?;
-        let (handle, workers) = Shared::with_workers(num_workers, config, reactor);
+        let (handle, workers) = Shared::with_workers(num_workers, config, reactor, self.current_thread);
         let runtime = Runtime {
             handle: ManuallyDrop::new(handle),
         };
+        let mut workers = workers;
+        if self.current_thread {
+            // Its one core waits for the first `block_on`; no thread of its own.
+            for worker in workers.drain(..) {
+                runtime.handle.shared().put_core(worker);
+            }
+        }
         for worker in workers {
             let shared = runtime.handle.shared();
             let mut builder = thread::Builder::new().name(shared.config.worker_thread_name.clone());
@@ -286,7 +339,8 @@ impl Runtime {
     }
 
     /// Runs `future` on the current thread to completion, with this runtime current so that
-    /// `heist::spawn` inside it spawns here.
+    /// `heist::spawn` inside it spawns here. On a current-thread runtime
+    /// ([`Builder::new_current_thread`]) this thread also runs the runtime's tasks meanwhile.
     ///
     /// # Panics
     /// On a worker thread of any heist runtime (use `.await` instead) or inside another
@@ -476,9 +530,13 @@ impl Handle {
     }
 
     /// Runs `future` to completion on the current thread with this runtime current; see
-    /// [`Runtime::block_on`]. Allowed on threads of the blocking pool.
+    /// [`Runtime::block_on`]. Allowed on threads of the blocking pool. On a current-thread
+    /// runtime it drives the runtime as `Runtime::block_on` does.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        if self.shared.is_current_thread() {
+            return crate::worker::block_on_current_thread(self, future);
+        }
         let _context = current::enter_block_on(self.clone());
         let parker = Arc::new(Parker::new());
         let waker = unparker_waker(parker.clone());
@@ -551,6 +609,26 @@ impl Schedule for Handle {
 
     fn release(&self, task: NonNull<Header>) -> bool {
         self.shared.owned.remove(task)
+    }
+}
+
+/// The index of the worker running on this thread (`0..num_workers`), or `None` on a thread
+/// that is no runtime's worker. A current-thread runtime's `block_on` is its worker 0 while it
+/// drives the runtime. (Tokio's unstable `runtime::worker_index`.)
+///
+/// ```
+/// let runtime = heist_executor::Builder::new().worker_threads(2).build().unwrap();
+/// assert_eq!(heist_executor::worker_index(), None);
+/// let index = runtime.block_on(async {
+///     assert_eq!(heist_executor::worker_index(), None, "block_on's thread is no worker");
+///     heist_executor::spawn(async { heist_executor::worker_index() }).await.unwrap()
+/// });
+/// assert!(matches!(index, Some(0 | 1)));
+/// ```
+pub fn worker_index() -> Option<usize> {
+    match crate::context::role() {
+        crate::context::Role::Worker { index, .. } => Some(index),
+        _ => None,
     }
 }
 

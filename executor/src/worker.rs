@@ -9,6 +9,7 @@ use crate::blocking::BlockingPool;
 use crate::context;
 use crate::current;
 use crate::idle::Idle;
+use crate::local::LocalSet;
 use crate::park::Parker;
 use crate::queue::{self, Injector, Steal, Stealer};
 use crate::runtime::{Config, Handle};
@@ -22,8 +23,10 @@ use crossbeam_utils::CachePadded;
 use heist_reactor::Reactor;
 use heist_timer::Driver;
 use std::cell::Cell;
+use std::future::Future;
 use std::panic::Location;
-use std::task::Waker;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// How often (in polls) a worker looks at the injector before its own queue, so that tasks
@@ -67,6 +70,21 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// Stall detection, when a threshold is set; see `stall.rs`.
     pub(crate) watchdog: Option<Watchdog>,
+    /// A current-thread runtime's one worker core, while no `block_on` drives it; `None` for a
+    /// multi-thread runtime, whose cores live on their own threads.
+    core: Option<CoreSlot>,
+}
+
+/// Where a current-thread runtime keeps its worker core between `block_on` calls.
+///
+/// A `block_on` that finds the core here takes it and becomes the worker (runs tasks, waits in
+/// the poller, fires timers) until its own future is done, then puts it back. A `block_on`
+/// that finds it gone (another thread drives it) only polls its own future, and waits both for
+/// that future's wake and for the core's return (its parker is listed in `waiters`), so that
+/// one of the callers always drives the runtime while any of them waits.
+struct CoreSlot {
+    worker: Mutex<Option<Worker>>,
+    waiters: Mutex<Vec<Arc<Parker>>>,
 }
 
 /// What other threads may touch of a worker.
@@ -119,7 +137,12 @@ impl Shared {
         num_workers: usize,
         config: Config,
         reactor: Reactor,
+        current_thread: bool,
     ) -> (Handle, Vec<Worker>) {
+        debug_assert!(
+            !current_thread || num_workers == 1,
+            "a current-thread runtime has one core"
+        );
         let reactor = std::sync::Arc::new(reactor);
         let watchdog = config
             .stall_threshold
@@ -148,6 +171,10 @@ impl Shared {
             config,
             threads: Mutex::new(Vec::new()),
             watchdog,
+            core: current_thread.then(|| CoreSlot {
+                worker: Mutex::new(None),
+                waiters: Mutex::new(Vec::new()),
+            }),
         };
         let handle = Handle::from_shared(shared);
         let workers = locals
@@ -171,6 +198,52 @@ impl Shared {
             })
             .collect();
         (handle, workers)
+    }
+
+    /// True for a current-thread runtime: its tasks run only inside `block_on`.
+    pub(crate) fn is_current_thread(&self) -> bool {
+        self.core.is_some()
+    }
+
+    /// Stores a current-thread runtime's core, first at `build` and after each `block_on`
+    /// that drove it; after shutdown drops it instead (its queues hold references to tasks,
+    /// and it holds the runtime: kept, it would keep both alive). Wakes the `block_on` calls
+    /// waiting for it, so that one of them takes over.
+    pub(crate) fn put_core(&self, worker: Worker) {
+        let slot = self
+            .core
+            .as_ref()
+            .expect("only a current-thread runtime has a core slot");
+        let mut stored = slot.worker.lock();
+        // Read under the lock that `shutdown` takes the core under, after setting the flag:
+        // either this store comes first and shutdown finds the core, or this sees the flag.
+        let leftover = if self.is_shutdown() {
+            Some(worker)
+        } else {
+            *stored = Some(worker);
+            None
+        };
+        drop(stored);
+        // Outside the lock: dropping the core drops task references, hence maybe tasks.
+        drop(leftover);
+        let waiters = std::mem::take(&mut *slot.waiters.lock());
+        for waiter in waiters {
+            waiter.unpark();
+        }
+    }
+
+    fn take_core(&self) -> Option<Worker> {
+        self.core.as_ref()?.worker.lock().take()
+    }
+
+    /// Lists `parker` to be unparked when the core comes back (once, however often called).
+    fn wait_for_core(&self, parker: &Arc<Parker>) {
+        if let Some(slot) = &self.core {
+            let mut waiters = slot.waiters.lock();
+            if !waiters.iter().any(|waiter| Arc::ptr_eq(waiter, parker)) {
+                waiters.push(parker.clone());
+            }
+        }
     }
 
     pub(crate) fn add_thread(&self, thread: thread::JoinHandle<()>) {
@@ -273,6 +346,10 @@ impl Shared {
             task.shutdown();
         }
         self.drain_injector();
+        // A current-thread runtime's core, if no `block_on` holds it (one that does drops it
+        // when it is done: `put_core`). Dropped outside the lock, as in `put_core`.
+        let core = self.take_core();
+        drop(core);
         // Nobody fires timers any more: those still registered (a blocking job's, another
         // runtime's task's) panic with a message now instead of waiting for good.
         self.timers.shutdown();
@@ -325,13 +402,50 @@ impl Worker {
             } else if let Some(task) = self.steal() {
                 self.run_task(task);
             } else {
-                self.park();
+                self.park(None);
             }
         }
         self.publish_metrics();
         // Tasks still queued here are cancelled through the owned list; drop our references.
         drop(self.lifo.take());
         while self.local.pop().is_some() {}
+    }
+
+    /// A current-thread runtime's `block_on`, on the core taken from the runtime: polls
+    /// `future` when woken, runs up to `INJECTOR_INTERVAL` tasks between two of its polls (so
+    /// that a future woken all the time cannot starve the tasks), and parks when there is
+    /// nothing to run, in the poller until the next timer deadline like any worker.
+    fn block_on<F: Future>(&self, mut future: Pin<&mut F>) -> F::Output {
+        let root = std::sync::Arc::new(RootWake {
+            woken: AtomicBool::new(true),
+            parker: self.shared().remotes[self.index].parker.clone(),
+        });
+        let waker = Waker::from(root.clone());
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if root.woken.swap(false, Acquire) {
+                if let Poll::Ready(output) = heist_coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+                    return output;
+                }
+            }
+            if self.shared().is_shutdown() {
+                // Shut down from another thread (through a `Handle`): the tasks are gone, and
+                // only `future` is left to wait for.
+                if !root.woken.load(Acquire) {
+                    root.parker.park();
+                }
+                continue;
+            }
+            for _ in 0..INJECTOR_INTERVAL {
+                match self.next_task().or_else(|| self.steal()) {
+                    Some(task) => self.run_task(task),
+                    None => {
+                        self.park(Some(&root.woken));
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// Next task from this worker's own sources: now and then the injector, then the LIFO slot
@@ -511,8 +625,11 @@ impl Worker {
         }
     }
 
-    fn park(&self) {
+    /// Sleeps until there is work (or shutdown); with `root`, also until that flag is set:
+    /// a current-thread `block_on`'s future was woken (`RootWake`), and must be polled.
+    fn park(&self, root: Option<&AtomicBool>) {
         let shared = self.shared();
+        let root_woken = || root.is_some_and(|woken| woken.load(Acquire));
         if shared.idle.park(self.index, self.searching.replace(false)) {
             shared.notify_if_work_pending();
         }
@@ -527,7 +644,8 @@ impl Worker {
             if shared.is_shutdown() {
                 return;
             }
-            if woke_tasks && !shared.injector.is_empty() && shared.idle.unpark_to_work(self.index) {
+            let has_work = root_woken() || (woke_tasks && !shared.injector.is_empty());
+            if has_work && shared.idle.unpark_to_work(self.index) {
                 // The events or timers we took in woke tasks: we run them ourselves, with no
                 // futex hop between an event and its task, and without waking a peer to take
                 // the poller over (the standby does that if we are away for long; see
@@ -617,6 +735,80 @@ impl Worker {
         metrics.polls.store(self.polls.get(), Relaxed);
         metrics.steals.store(self.steals.get(), Relaxed);
         metrics.parks.store(self.parks.get(), Relaxed);
+    }
+}
+
+/// `block_on` on a current-thread runtime: drives the runtime's one worker core on this
+/// thread while `future` is pending (or, if another thread drives it, waits for either).
+#[track_caller]
+pub(crate) fn block_on_current_thread<F: Future>(handle: &Handle, future: F) -> F::Output {
+    let shared = handle.shared();
+    let _context = current::enter_block_on(handle.clone());
+    // Wrapped in a set of its own, for `spawn_local`: its tasks live as long as this call
+    // (the set drops the unfinished ones before the runtime stops being current).
+    let local = LocalSet::new();
+    let mut future = pin!(local.run_until(future));
+    let parker = Arc::new(Parker::new());
+    let waker = crate::runtime::unparker_waker(parker.clone());
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Some(core) = shared.take_core() {
+            return drive_core(handle, core, future.as_mut());
+        }
+        // Listed before the poll: a core returned from now on unparks us.
+        shared.wait_for_core(&parker);
+        if let Some(core) = shared.take_core() {
+            return drive_core(handle, core, future.as_mut());
+        }
+        if let Poll::Ready(output) = heist_coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+            return output;
+        }
+        parker.park();
+    }
+}
+
+/// Runs `future` and the runtime's tasks on this thread with `core` as its worker, and puts
+/// the core back when `future` is done (or panics).
+fn drive_core<F: Future>(handle: &Handle, core: Worker, future: Pin<&mut F>) -> F::Output {
+    /// Puts the core back however `drive_core` ends, a panic of `future` included.
+    struct Holder<'a> {
+        shared: &'a Shared,
+        core: Option<Worker>,
+    }
+    impl Drop for Holder<'_> {
+        fn drop(&mut self) {
+            if let Some(core) = self.core.take() {
+                core.publish_metrics();
+                self.shared.put_core(core);
+            }
+        }
+    }
+    let holder = Holder {
+        shared: handle.shared(),
+        core: Some(core),
+    };
+    let core = holder.core.as_ref().expect("just stored");
+    // Dropped before `holder`: the role points to the core only while it stays in place.
+    let _role = current::enter_core(handle.clone(), core.index, std::ptr::from_ref(core).cast());
+    core.block_on(future)
+}
+
+/// Wakes a current-thread `block_on`'s future: flags it for a poll and unparks the core's
+/// thread, wherever it sleeps (the condvar or the poller).
+struct RootWake {
+    woken: AtomicBool,
+    parker: Arc<Parker>,
+}
+
+impl std::task::Wake for RootWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        // Before the unpark, which releases it: the woken thread sees the flag.
+        self.woken.store(true, Release);
+        self.parker.unpark();
     }
 }
 

@@ -18,7 +18,7 @@
 //! ```ignore
 //! fn main() -> std::io::Result<()> {
 //!     #[allow(clippy::expect_used)]
-//!     let rt = ::heist::runtime::Builder::new()
+//!     let rt = ::heist::runtime::Builder::new_multi_thread()
 //!         .worker_threads(4) // only with `worker_threads = N`
 //!         .build()
 //!         .expect("#[heist::main] could not start the heist runtime");
@@ -43,20 +43,22 @@
 //! #[should_panic(expected = "boom")]
 //! fn it_panics() {
 //!     #[allow(clippy::expect_used)]
-//!     let rt = ::heist::runtime::Builder::new()
-//!         .worker_threads(1) // `worker_threads = N` to change it
+//!     let rt = ::heist::runtime::Builder::new_current_thread() // see the flavors below
 //!         .build()
 //!         .expect("#[heist::test] could not start the heist runtime");
 //!     rt.block_on(async move { body })
 //! }
 //! ```
 //!
-//! * `#[heist::main]` without `worker_threads` leaves the count to `Builder::new()`: one worker
+//! * `flavor = "current_thread"` builds `Builder::new_current_thread()` (tasks run on the
+//!   thread that calls `block_on`), `flavor = "multi_thread"` `Builder::new_multi_thread()`.
+//!   Without `flavor`, `#[heist::main]` is multi_thread and `#[heist::test]` current_thread,
+//!   as tokio's are, except that `worker_threads = N` alone means multi_thread (heist's tests
+//!   wrote it so before there were flavors); with `flavor = "current_thread"` it is an error.
+//! * `#[heist::main]` without `worker_threads` leaves the count to the builder: one worker
 //!   per CPU core, or `HEIST_WORKER_THREADS`.
-//! * `#[heist::test]` starts a fresh runtime per test, with 1 worker unless `worker_threads =
-//!   N` says otherwise (heist has no current-thread flavor, so this is the closest to tokio's
-//!   test default). The body runs on the test's own thread, so a panic in it unwinds through
-//!   `block_on` and fails the test with its original message (`#[should_panic(expected =
+//! * `#[heist::test]` starts a fresh runtime per test. The body runs on the test's own
+//!   thread, so a panic in it unwinds through `block_on` and fails the test with its original message (`#[should_panic(expected =
 //!   "...")]` works); a panic in a *spawned* task comes back as a `JoinError` from its handle.
 //! * The `async move` block goes straight into `block_on`, whose result is the function's
 //!   value, so the return type guides inference in the body: `?` (with its `From` conversion),
@@ -69,7 +71,8 @@
 //! * `rt` is a hygienic (`Span::mixed_site`) name: the body cannot see or clash with it.
 //!
 //! Mistakes are reported with `compile_error!` at the offending tokens: the attribute on
-//! something other than an `async fn`, an unknown argument, a `worker_threads` that is not a
+//! something other than an `async fn`, an unknown argument or flavor, `worker_threads` with
+//! `flavor = "current_thread"`, a `worker_threads` that is not a
 //! positive integer literal or is given twice, a function that takes arguments, and (for
 //! `#[heist::test]`) a second `#[test]` attribute. The expansion still emits the function (as
 //! it came when it is not an `async fn`, rewritten otherwise) so that the error is not buried
@@ -146,7 +149,17 @@ impl Error {
 /// The attribute's arguments.
 #[derive(Default)]
 struct Args {
+    flavor: Option<Flavor>,
     worker_threads: Option<usize>,
+}
+
+/// Which runtime the attribute builds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// `Builder::new_current_thread()`.
+    CurrentThread,
+    /// `Builder::new_multi_thread()`.
+    MultiThread,
 }
 
 /// An `async fn` item, cut where the rewrite needs it.
@@ -216,19 +229,24 @@ fn rewrite(kind: Kind, args: &Args, item_fn: ItemFn) -> TokenStream {
     tokens.extend(attrs);
     tokens.extend(signature);
 
-    let worker_threads = match (kind, args.worker_threads) {
-        (_, Some(n)) => Some(n),
-        (Kind::Test, None) => Some(1),
-        (Kind::Main, None) => None,
+    // `worker_threads` alone means multi_thread (heist's tests said so before flavors);
+    // otherwise tests default to current_thread and `main` to multi_thread, as tokio's do.
+    let flavor = args.flavor.unwrap_or(match (kind, args.worker_threads) {
+        (_, Some(_)) | (Kind::Main, None) => Flavor::MultiThread,
+        (Kind::Test, None) => Flavor::CurrentThread,
+    });
+    let builder = match flavor {
+        Flavor::CurrentThread => "new_current_thread()",
+        Flavor::MultiThread => "new_multi_thread()",
     };
-    let workers = match worker_threads {
+    let workers = match args.worker_threads {
         Some(n) => format!(".worker_threads({})", Literal::usize_unsuffixed(n)),
         None => String::new(),
     };
     let message = format!("{} could not start the heist runtime", kind.attribute());
     let runtime = format!(
         "#[allow(clippy::expect_used)] \
-         let rt = ::heist::runtime::Builder::new(){workers}.build().expect({message:?}); \
+         let rt = ::heist::runtime::Builder::{builder}{workers}.build().expect({message:?}); \
          rt.block_on"
     );
     // Call-site hygiene for the paths, mixed-site for the `rt` local (the body cannot name it),
@@ -359,11 +377,14 @@ fn is_test_attribute(group: &Group) -> bool {
 
 fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
     let attribute = kind.attribute();
+    let open = attribute.trim_end_matches(']');
     let accepted = format!(
-        "{attribute} accepts only `worker_threads = N`, with N a positive integer, as in `{}(worker_threads = 4)]`",
-        attribute.trim_end_matches(']')
+        "{attribute} accepts `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`, and \
+         `worker_threads = N` (N a positive integer, multi_thread only), as in \
+         `{open}(flavor = \"multi_thread\", worker_threads = 4)]`"
     );
     let mut parsed = Args::default();
+    let mut worker_threads_span = None;
     let mut tokens = args.into_iter().peekable();
     while let Some(token) = tokens.next() {
         let key = match &token {
@@ -375,41 +396,46 @@ fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
                 ));
             }
         };
-        if key != "worker_threads" {
-            let hint = if key == "flavor" {
-                "; heist has no runtime flavors: every heist runtime is multi-threaded"
-            } else {
-                ""
-            };
+        if key != "worker_threads" && key != "flavor" {
             return Err(Error::new(
                 token.span(),
-                format!("unknown argument `{key}`: {accepted}{hint}"),
+                format!("unknown argument `{key}`: {accepted}"),
             ));
         }
+        let example = if key == "flavor" {
+            "`flavor = \"current_thread\"`"
+        } else {
+            "`worker_threads = 4`"
+        };
         match tokens.next() {
             Some(TokenTree::Punct(punct)) if punct.as_char() == '=' => {}
             Some(other) => {
                 return Err(Error::new(
                     other.span(),
-                    "expected `=` after `worker_threads`, as in `worker_threads = 4`",
+                    format!("expected `=` after `{key}`, as in {example}"),
                 ));
             }
             None => {
                 return Err(Error::new(
                     token.span(),
-                    "`worker_threads` needs a value, as in `worker_threads = 4`",
+                    format!("`{key}` needs a value, as in {example}"),
                 ));
             }
         }
-        let value = tokens.next().ok_or_else(|| {
-            Error::new(
-                token.span(),
-                "`worker_threads` needs a value, as in `worker_threads = 4`",
-            )
-        })?;
-        let n = parse_worker_threads(&value)?;
-        if parsed.worker_threads.replace(n).is_some() {
-            return Err(Error::new(token.span(), "`worker_threads` is given twice"));
+        let value = tokens
+            .next()
+            .ok_or_else(|| Error::new(token.span(), format!("`{key}` needs a value, as in {example}")))?;
+        if key == "flavor" {
+            let flavor = parse_flavor(&value)?;
+            if parsed.flavor.replace(flavor).is_some() {
+                return Err(Error::new(token.span(), "`flavor` is given twice"));
+            }
+        } else {
+            let n = parse_worker_threads(&value)?;
+            if parsed.worker_threads.replace(n).is_some() {
+                return Err(Error::new(token.span(), "`worker_threads` is given twice"));
+            }
+            worker_threads_span = Some(token.span());
         }
         match tokens.next() {
             None => {}
@@ -422,7 +448,38 @@ fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
             }
         }
     }
+    if let (Some(Flavor::CurrentThread), Some(span)) = (parsed.flavor, worker_threads_span) {
+        return Err(Error::new(
+            span,
+            format!(
+                "`worker_threads` is for the multi_thread flavor: a current_thread runtime runs \
+                 its tasks on the thread that calls block_on. Remove it, or use \
+                 `{open}(flavor = \"multi_thread\", worker_threads = N)]`"
+            ),
+        ));
+    }
     Ok(parsed)
+}
+
+/// `"current_thread"` or `"multi_thread"`, as a string literal (possibly in an invisible group).
+fn parse_flavor(value: &TokenTree) -> Result<Flavor, Error> {
+    if let TokenTree::Group(group) = value {
+        let inner: Vec<TokenTree> = group.stream().into_iter().collect();
+        if let ([single], Delimiter::None) = (inner.as_slice(), group.delimiter()) {
+            return parse_flavor(single);
+        }
+    }
+    match value.to_string().as_str() {
+        "\"current_thread\"" => Ok(Flavor::CurrentThread),
+        "\"multi_thread\"" => Ok(Flavor::MultiThread),
+        other => Err(Error::new(
+            value.span(),
+            format!(
+                "unknown flavor {other}: `flavor` is \"current_thread\" (tasks run on the thread \
+                 that calls block_on) or \"multi_thread\" (worker threads)"
+            ),
+        )),
+    }
 }
 
 /// A positive integer literal, possibly wrapped in an invisible group (from a `macro_rules!`

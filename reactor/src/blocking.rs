@@ -13,7 +13,10 @@ use std::task::{Context, Poll, Waker};
 enum Slot<T> {
     Pending(Option<Waker>),
     Done(T),
-    Abandoned,
+    /// The job panicked (`true`) or was dropped unrun: the runtime shut down.
+    Abandoned {
+        panicked: bool,
+    },
     Taken,
 }
 
@@ -51,7 +54,10 @@ impl<T> Completion<T> {
 impl<T> Drop for Completion<T> {
     fn drop(&mut self) {
         if matches!(*self.slot.lock(), Slot::Pending(_)) {
-            self.finish(Slot::Abandoned);
+            // Unwinding: the job panicked; otherwise it was dropped unrun, at shutdown.
+            self.finish(Slot::Abandoned {
+                panicked: std::thread::panicking(),
+            });
         }
     }
 }
@@ -73,9 +79,12 @@ impl<T> Future for BlockingCall<T> {
                 *slot = Slot::Pending(Some(cx.waker().clone()));
                 Poll::Pending
             }
-            Slot::Abandoned => Poll::Ready(Err(io::Error::other(format!(
-                "{} never finished: the runtime shut down before its blocking pool ran it, or it \
-                 panicked there",
+            Slot::Abandoned { panicked: true } => Poll::Ready(Err(io::Error::other(format!(
+                "{} panicked on the runtime's blocking pool",
+                self.what
+            )))),
+            Slot::Abandoned { panicked: false } => Poll::Ready(Err(crate::shutdown_error(format!(
+                "{} never finished: the runtime shut down before its blocking pool ran it",
                 self.what
             )))),
             Slot::Taken => panic!("BlockingCall polled after it completed"),

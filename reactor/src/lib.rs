@@ -63,6 +63,37 @@ pub use interest::{Interest, Ready};
 pub use poller::POLLER_ENV;
 pub use reactor::Reactor;
 
+/// What the `io::Error`s heist returns because a runtime has shut down carry, so that
+/// [`is_shutdown_error`] can tell them from the others.
+#[derive(Debug)]
+struct RuntimeShutdown(String);
+
+impl std::fmt::Display for RuntimeShutdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RuntimeShutdown {}
+
+/// An error (kind `Other`) saying `message`, recognisable by [`is_shutdown_error`].
+pub(crate) fn shutdown_error(message: impl Into<String>) -> std::io::Error {
+    std::io::Error::other(RuntimeShutdown(message.into()))
+}
+
+/// True for the errors heist returns because the runtime they need has shut down: I/O on a
+/// socket (or any `Async` object) whose runtime is gone, and a name lookup (or another job of
+/// the reactor's) that the blocking pool dropped unrun at shutdown. Tokio's
+/// `runtime::is_rt_shutdown_err`.
+///
+/// ```
+/// let error = std::io::Error::other("something else");
+/// assert!(!heist_reactor::is_shutdown_error(&error));
+/// ```
+pub fn is_shutdown_error(error: &std::io::Error) -> bool {
+    error.get_ref().is_some_and(|inner| inner.is::<RuntimeShutdown>())
+}
+
 #[cfg(loom)]
 pub mod model;
 

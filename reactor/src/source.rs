@@ -151,7 +151,7 @@ pub(crate) struct Source {
 impl std::panic::RefUnwindSafe for Source {}
 
 pub(crate) fn closed_error() -> io::Error {
-    io::Error::other(
+    crate::shutdown_error(
         "the heist runtime that drives this I/O object has shut down: create I/O objects inside \
          the runtime that will use them, and keep that runtime alive while they are in use",
     )

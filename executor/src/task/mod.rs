@@ -41,7 +41,10 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
 pub(crate) struct Notified(RawTask);
 
 // SAFETY: a task's future and output are `Send` and its scheduler is `Send + Sync`
-// (`new_task`'s bounds), and the state word arbitrates every cross-thread access.
+// (`new_task`'s bounds), and the state word arbitrates every cross-thread access. A local
+// task's (`new_local_task_at`) future need not be `Send`: its `Notified` crosses threads (a
+// wake from elsewhere queues it) but is run only on the task's own thread, and dropping it
+// elsewhere only releases a reference (see `new_local_task_at`).
 unsafe impl Send for Notified {}
 
 impl Notified {
@@ -152,6 +155,33 @@ where
     (Task(raw), Notified(raw), JoinHandle::new(raw))
 }
 
+/// [`new_task_at`] for a future that need not be `Send` (a local task, `local.rs`).
+///
+/// # Safety
+/// The caller polls the task (runs its `Notified`s) and shuts it down (`Task::shutdown`) only
+/// on the thread that calls this, and keeps the `Task` (the owned-list reference) until the
+/// task is complete or shut down there: then the future, which is dropped by its last poll or
+/// by the shutdown, is created, polled and dropped on that one thread. The other handles may
+/// go anywhere: a `Notified` or a waker dropped elsewhere releases a reference but cannot
+/// free the task while the list holds its own, and the scheduler (`S: Send + Sync`) is all
+/// that a free of a complete task drops besides the output. The output is read by the
+/// `JoinHandle`, which is `Send` only for a `Send` output.
+pub(crate) unsafe fn new_local_task_at<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+    location: &'static Location<'static>,
+) -> (Task, Notified, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    // SAFETY: forwarded from the caller.
+    let raw = unsafe { RawTask::new_unchecked(future, scheduler, id, location) };
+    (Task(raw), Notified(raw), JoinHandle::new(raw))
+}
+
 thread_local!(static SPAWN_LOCATION: Cell<Option<&'static Location<'static>>> = const { Cell::new(None) });
 
 /// Runs `f` with `location` as the spawn location of the next task `f` creates on this thread:
@@ -166,6 +196,58 @@ pub(crate) fn with_spawn_location<R>(location: &'static Location<'static>, f: im
     let _ = SPAWN_LOCATION.try_with(|slot| slot.set(Some(location)));
     let _reset = Reset;
     f()
+}
+
+thread_local! {
+    /// The task being polled (or having its future dropped) on this thread.
+    static CURRENT_TASK: Cell<Option<Id>> = const { Cell::new(None) };
+}
+
+/// Restores the previous current task (a task polled inside another's poll: a `LocalSet`'s).
+pub(crate) struct TaskIdGuard(Option<Id>);
+
+/// Makes `id` the current task's until the guard is dropped.
+pub(crate) fn enter_task(id: Id) -> TaskIdGuard {
+    TaskIdGuard(
+        CURRENT_TASK
+            .try_with(|current| current.replace(Some(id)))
+            .ok()
+            .flatten(),
+    )
+}
+
+impl Drop for TaskIdGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT_TASK.try_with(|current| current.set(self.0));
+    }
+}
+
+/// The id of the task running on this thread (being polled, or its future being dropped).
+///
+/// ```
+/// let runtime = heist_executor::Runtime::new().unwrap();
+/// let task = runtime.spawn(async { heist_executor::task_id() });
+/// let id = task.id();
+/// assert_eq!(runtime.block_on(task).unwrap(), id);
+/// ```
+///
+/// # Panics
+/// Outside a task (in `block_on`'s own future, or on a thread that runs none); see
+/// [`try_task_id`].
+#[track_caller]
+pub fn task_id() -> Id {
+    match try_task_id() {
+        Some(id) => id,
+        None => panic!(
+            "heist::task::id called outside a task: block_on's own future and plain threads \
+             have no task id. Use heist::task::try_id to tell, or call it inside a spawned task."
+        ),
+    }
+}
+
+/// The id of the task running on this thread, or `None` outside a task.
+pub fn try_task_id() -> Option<Id> {
+    CURRENT_TASK.try_with(Cell::get).ok().flatten()
 }
 
 /// A task's identity, unique for the life of the process.

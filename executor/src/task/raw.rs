@@ -94,6 +94,26 @@ impl RawTask {
         F::Output: Send + 'static,
         S: Schedule,
     {
+        // SAFETY: the future and its output are `Send`: any thread may poll and drop them.
+        unsafe { Self::new_unchecked(future, scheduler, id, location) }
+    }
+
+    /// [`new`](Self::new) without the `Send` bounds.
+    ///
+    /// # Safety
+    /// As for `task::new_local_task_at`: a future that is not `Send` is polled and dropped on
+    /// its spawning thread only.
+    pub(crate) unsafe fn new_unchecked<F, S>(
+        future: F,
+        scheduler: S,
+        id: Id,
+        location: &'static Location<'static>,
+    ) -> RawTask
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+        S: Schedule,
+    {
         let cell = Box::new(Cell {
             header: Header {
                 state: State::new(),
@@ -285,6 +305,8 @@ impl<F: Future, S: Schedule> Cell<F, S> {
 unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's `Notified` keeps the task alive.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // For `task::id()`, while the future is polled or dropped (cancelled) here.
+    let _id = super::enter_task(cell.header.id);
     match cell.header.state.transition_to_running() {
         ToRunning::Poll => {}
         // SAFETY: we now hold RUNNING and the Notified's reference.
@@ -444,6 +466,7 @@ unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's owned-list reference keeps the task alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     if cell.header.state.transition_to_shutdown() {
+        let _id = super::enter_task(cell.header.id);
         // SAFETY: we took RUNNING; `complete` releases the owned-list reference.
         unsafe { dealloc_if::<F, S>(cell.cancel(ptr), ptr) };
     } else {
