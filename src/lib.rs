@@ -322,7 +322,8 @@ pub mod io {
     pub use std::io::{Error, ErrorKind, Result};
 }
 
-/// [hyper](https://docs.rs/hyper/1) 1.x on heist (feature `hyper`): `HeistExecutor`, `HeistTimer`, `HeistIo`.
+/// [hyper](https://docs.rs/hyper/1) 1.x on heist (feature `hyper`): `HeistExecutor`, `HeistTimer`, `HeistIo`,
+/// and `serve` for tower services (axum).
 #[cfg(feature = "hyper")]
 pub mod hyper;
 
