@@ -327,6 +327,11 @@ pub mod io {
 #[cfg(feature = "hyper")]
 pub mod hyper;
 
+/// TLS with rustls through futures-rustls (feature `tls`): `TlsAcceptor`, `TlsConnector`, and
+/// `TlsListener`, which hands out connections whose handshake runs in their own task.
+#[cfg(feature = "tls")]
+pub mod tls;
+
 /// Signals, delivered through the runtime's reactor: [`ctrl_c`](signal::ctrl_c) and, on Unix
 /// only, in `signal::unix`, a listener for any catchable signal. On Windows `ctrl_c` is a
 /// console control handler (`CTRL_C_EVENT`).
