@@ -10,6 +10,8 @@ mod addr;
 pub(crate) mod socket;
 mod split;
 mod tcp;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 #[cfg(unix)]
 mod unix;

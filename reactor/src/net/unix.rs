@@ -148,6 +148,9 @@ macro_rules! impl_async_io {
 impl_async_io!(UnixStream);
 impl_async_io!(&UnixStream);
 
+#[cfg(feature = "tokio-io")]
+super::tokio_io::impl_tokio_io!(UnixStream);
+
 /// A Unix-domain datagram socket.
 #[derive(Debug)]
 pub struct UnixDatagram {
