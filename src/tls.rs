@@ -2,12 +2,12 @@
 //! [futures-rustls](https://docs.rs/futures-rustls/0.26), re-exported here (feature `tls`).
 //!
 //! futures-rustls speaks `futures-io`, as heist's sockets do, so its
-//! [`TlsAcceptor`] and [`TlsConnector`] wrap a [`TcpStream`](crate::net::TcpStream) (or a
+//! [`TlsAcceptor`](crate::tls::TlsAcceptor) and [`TlsConnector`](crate::tls::TlsConnector) wrap a [`TcpStream`](crate::net::TcpStream) (or a
 //! `UnixStream`) as they are. The crypto provider is `ring`
-//! ([`rustls::crypto::ring`]), which builds with the Rust toolchain and a C compiler for the
+//! ([`rustls::crypto::ring`](crate::tls::rustls::crypto::ring)), which builds with the Rust toolchain and a C compiler for the
 //! target; no other provider is enabled.
 //!
-//! For servers, [`TlsListener`] accepts TCP connections and hands them out at once, the
+//! For servers, [`TlsListener`](crate::tls::TlsListener) accepts TCP connections and hands them out at once, the
 //! handshake still to do: it happens in the connection's own task, on its first read or write,
 //! so one slow client does not hold up the accept loop. It is a
 //! [`heist::hyper::Listener`](crate::hyper::Listener) (with the `hyper` feature), which makes
