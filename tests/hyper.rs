@@ -908,3 +908,87 @@ fn serve_stops_with_an_error_on_a_listener_that_cannot_accept() {
         },
     );
 }
+
+#[test]
+fn serve_graceful_shutdown_closes_a_connection_that_never_sent_a_byte() {
+    run_with_timeout(
+        "serve_graceful_shutdown_closes_a_connection_that_never_sent_a_byte",
+        || {
+            runtime(2).block_on(async {
+                let (listener, addr) = listener().await;
+                let (stop, stopped) = oneshot::channel::<()>();
+                let server = heist::spawn(
+                    heist::hyper::serve(listener, version_service(no_slow_requests()))
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .into_future(),
+                );
+                // Connected and silent: the server is still reading the first bytes, to tell HTTP/1
+                // from HTTP/2.
+                let mut silent = TcpStream::connect(addr).await.expect("connect");
+                // A served request proves the accept loop has taken the silent connection too
+                // (connections are accepted in order).
+                let (mut sender, connection) = hyper::client::conn::http1::handshake(connect(addr).await)
+                    .await
+                    .expect("handshake");
+                let client = heist::spawn(connection);
+                let response = sender
+                    .send_request(request("GET", "/x", ""))
+                    .await
+                    .expect("request");
+                assert_eq!(text(response.into_body()).await, "HTTP/1.1 /x");
+
+                stop.send(()).unwrap();
+                server
+                    .await
+                    .unwrap()
+                    .expect("the server stops without waiting for the silent client");
+                client
+                    .await
+                    .unwrap()
+                    .expect("the client connection ends without error");
+                let mut buf = [0; 1];
+                assert_eq!(
+                    silent.read(&mut buf).await.expect("read"),
+                    0,
+                    "the silent connection is closed"
+                );
+            })
+        },
+    );
+}
+
+#[test]
+fn serve_closes_a_connection_that_sends_nothing_within_the_header_read_timeout() {
+    run_with_timeout(
+        "serve_closes_a_connection_that_sends_nothing_within_the_header_read_timeout",
+        || {
+            runtime(2).block_on(async {
+                let (listener, addr) = listener().await;
+                let server = heist::spawn(
+                    heist::hyper::serve(listener, version_service(no_slow_requests()))
+                        .header_read_timeout(Duration::from_millis(50))
+                        .into_future(),
+                );
+                let mut silent = TcpStream::connect(addr).await.expect("connect");
+                let mut buf = [0; 1];
+                // Closed by the server (FIN, or RST for the unread nothing): either ends the read.
+                let read = silent.read(&mut buf).await;
+                assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+                // A client that speaks still gets its answer.
+                let (mut sender, connection) = hyper::client::conn::http1::handshake(connect(addr).await)
+                    .await
+                    .expect("handshake");
+                drop(heist::spawn(connection));
+                let response = sender
+                    .send_request(request("GET", "/y", ""))
+                    .await
+                    .expect("request");
+                assert_eq!(text(response.into_body()).await, "HTTP/1.1 /y");
+                server.abort();
+            })
+        },
+    );
+}

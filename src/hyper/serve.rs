@@ -11,6 +11,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use ::hyper::body::{Body, Incoming};
 use ::hyper::{Request, Response};
@@ -22,7 +23,7 @@ use hyper_util::service::TowerToHyperService;
 use tower_service::Service;
 
 use super::{HeistExecutor, HeistIo, HeistTimer};
-use crate::time::{Duration, sleep};
+use crate::time::{Duration, Sleep, sleep};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -131,14 +132,22 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    Serve { listener, service }
+    Serve {
+        listener,
+        service,
+        header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+    }
 }
+
+/// hyper's default for HTTP/1, which `serve` also applies to a new connection's first bytes.
+const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A server that runs until its process ends: await it. Made by [`serve`].
 #[must_use = "a server does nothing until awaited (or spawned)"]
 pub struct Serve<L, S> {
     listener: L,
     service: S,
+    header_read_timeout: Duration,
 }
 
 impl<L, S> fmt::Debug for Serve<L, S> {
@@ -148,6 +157,15 @@ impl<L, S> fmt::Debug for Serve<L, S> {
 }
 
 impl<L: Listener, S> Serve<L, S> {
+    /// How long a client may take to send a request head (default 30 s): from when its
+    /// connection is accepted until its first bytes arrive, and, on HTTP/1, for each request
+    /// head after that (hyper's `header_read_timeout`). Past it the connection is closed, so
+    /// clients that connect and say nothing do not hold a task and a descriptor forever.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Serve<L, S> {
+        self.header_read_timeout = timeout;
+        self
+    }
+
     /// The address the listener is bound to (the port chosen for port 0, say).
     pub fn local_addr(&self) -> io::Result<L::Addr> {
         self.listener.local_addr()
@@ -165,6 +183,7 @@ impl<L: Listener, S> Serve<L, S> {
         WithGracefulShutdown {
             listener: self.listener,
             service: self.service,
+            header_read_timeout: self.header_read_timeout,
             signal,
         }
     }
@@ -184,7 +203,12 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(run(self.listener, self.service, future::pending()))
+        Box::pin(run(
+            self.listener,
+            self.service,
+            self.header_read_timeout,
+            future::pending(),
+        ))
     }
 }
 
@@ -193,6 +217,7 @@ where
 pub struct WithGracefulShutdown<L, S, F> {
     listener: L,
     service: S,
+    header_read_timeout: Duration,
     signal: F,
 }
 
@@ -224,7 +249,12 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(run(self.listener, self.service, self.signal))
+        Box::pin(run(
+            self.listener,
+            self.service,
+            self.header_read_timeout,
+            self.signal,
+        ))
     }
 }
 
@@ -233,7 +263,12 @@ enum Event<T> {
     Accepted(io::Result<T>),
 }
 
-async fn run<L, S, B, F>(mut listener: L, service: S, signal: F) -> io::Result<()>
+async fn run<L, S, B, F>(
+    mut listener: L,
+    service: S,
+    header_read_timeout: Duration,
+    signal: F,
+) -> io::Result<()>
 where
     L: Listener,
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -245,7 +280,10 @@ where
     F: Future<Output = ()> + Send,
 {
     let mut builder = auto::Builder::new(HeistExecutor::new());
-    builder.http1().timer(HeistTimer::new());
+    builder
+        .http1()
+        .timer(HeistTimer::new())
+        .header_read_timeout(header_read_timeout);
     builder.http2().timer(HeistTimer::new());
     let graceful = GracefulShutdown::new();
     let mut signal = std::pin::pin!(signal);
@@ -297,7 +335,8 @@ where
         let builder = builder.clone();
         let service = TowerToHyperService::new(service.clone());
         drop(crate::spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(HeistIo::new(io), service);
+            let io = HeistIo::new(FirstBytesDeadline::new(io, header_read_timeout));
+            let connection = builder.serve_connection_with_upgrades(io, service);
             // The connection's error (a client gone mid-request) concerns that client only.
             let _ = watcher.watch(connection).await;
         }));
@@ -306,4 +345,72 @@ where
     drop(listener);
     graceful.shutdown().await;
     outcome
+}
+
+/// A connection that fails its reads with `TimedOut` if no byte has arrived `timeout` after
+/// its first read began: hyper-util reads a new connection's first bytes (to tell HTTP/2 from
+/// HTTP/1) without a timeout, and hyper's `header_read_timeout` starts only after them.
+struct FirstBytesDeadline<T> {
+    io: T,
+    /// `None` once the first bytes have arrived.
+    timeout: Option<Duration>,
+    deadline: Option<Sleep>,
+}
+
+impl<T> FirstBytesDeadline<T> {
+    fn new(io: T, timeout: Duration) -> FirstBytesDeadline<T> {
+        FirstBytesDeadline {
+            io,
+            timeout: Some(timeout),
+            deadline: None,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for FirstBytesDeadline<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(read) => {
+                if this.timeout.is_some() && !matches!(read, Ok(0)) {
+                    this.timeout = None;
+                    this.deadline = None;
+                }
+                Poll::Ready(read)
+            }
+            Poll::Pending => {
+                let Some(timeout) = this.timeout else {
+                    return Poll::Pending;
+                };
+                let deadline = this.deadline.get_or_insert_with(|| sleep(timeout));
+                ready!(Pin::new(deadline).poll(cx));
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client sent nothing within {timeout:?} (Serve::header_read_timeout)"),
+                )))
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for FirstBytesDeadline<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
 }
