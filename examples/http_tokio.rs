@@ -6,10 +6,11 @@
 //! TOKIO_WORKER_THREADS=2 cargo run --release --features hyper --example http_tokio -- 127.0.0.1:8081
 //! ```
 //!
-//! Everything but the runtime is the same as in `http.rs`: keep-alive, the 30 s header read
-//! timeout (on tokio's timer), `TCP_NODELAY`, the response, and the graceful shutdown on
-//! Ctrl-C (same code). hyper-util's `TokioIo` and `TokioTimer` are written out here (the same
-//! code as hyper-util's, give or take) to keep hyper-util out of the dependencies.
+//! What `http.rs` gets from `heist::hyper::serve` is written out here: keep-alive, the 30 s
+//! header read timeout (on tokio's timer), `TCP_NODELAY`, the response, and the graceful
+//! shutdown on Ctrl-C. It serves HTTP/1.1 only, where `serve` also detects HTTP/2 (a few bytes
+//! read once per connection). hyper-util's `TokioIo` and `TokioTimer` are written out here (the
+//! same code as hyper-util's, give or take), as they were before hyper-util was a dependency.
 //! `TOKIO_WORKER_THREADS` sets the worker count (default: one per core).
 
 use std::collections::HashMap;
@@ -236,7 +237,7 @@ impl Future for TokioSleep {
 impl hyper::rt::Sleep for TokioSleep {}
 
 // -------------------------------------------------------------------------------------------
-// Graceful shutdown: the same code as in `http.rs`.
+// Graceful shutdown: connections counted, told when the shutdown begins, waited for.
 // -------------------------------------------------------------------------------------------
 
 /// Tells the open connections that the server is shutting down, and counts them, so the

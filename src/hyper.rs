@@ -19,6 +19,21 @@
 //! With them, `hyper::server::conn::{http1, http2}` and `hyper::client::conn::{http1, http2}`
 //! run on heist unchanged. Enabled by the `hyper` feature.
 //!
+//! [`serve`](crate::hyper::serve) puts them together for servers, as `axum::serve` does on
+//! tokio: a tower service (an axum `Router`) on a listener, HTTP/1 and HTTP/2 on one port,
+//! with graceful shutdown, through hyper-util's connection code:
+//!
+//! ```no_run
+//! # async fn f(router: axum::Router) -> std::io::Result<()> {
+//! let listener = heist::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! heist::hyper::serve(listener, router)
+//!     .with_graceful_shutdown(async { heist::signal::ctrl_c().await.ok(); })
+//!     .await
+//! # }
+//! ```
+//!
+//! The adapters by hand:
+//!
 //! ```
 //! use std::convert::Infallible;
 //!
@@ -69,6 +84,9 @@ use std::time::{Duration, Instant};
 
 use ::hyper::rt::{self, ReadBuf, ReadBufCursor};
 use futures_lite::io::{AsyncRead, AsyncWrite};
+
+mod serve;
+pub use serve::{Listener, Serve, WithGracefulShutdown, serve};
 
 /// hyper's [`Executor`](::hyper::rt::Executor) on heist: [`execute`](::hyper::rt::Executor::execute)
 /// spawns the future on the current runtime with [`heist::spawn`](crate::spawn) and detaches

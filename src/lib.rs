@@ -461,9 +461,15 @@ pub mod io {
 /// and tokio's whole-file functions (`read`, `write`, `copy`...), one blocking hop each.
 pub mod fs;
 
-/// [hyper](https://docs.rs/hyper/1) 1.x on heist (feature `hyper`): `HeistExecutor`, `HeistTimer`, `HeistIo`.
+/// [hyper](https://docs.rs/hyper/1) 1.x on heist (feature `hyper`): `HeistExecutor`, `HeistTimer`, `HeistIo`,
+/// and `serve` for tower services (axum).
 #[cfg(feature = "hyper")]
 pub mod hyper;
+
+/// TLS with rustls through futures-rustls (feature `tls`): `TlsAcceptor`, `TlsConnector`, and
+/// `TlsListener`, which hands out connections whose handshake runs in their own task.
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// Signals, delivered through the runtime's reactor: [`ctrl_c`](signal::ctrl_c) and, on Unix
 /// only, in `signal::unix`, a listener for any catchable signal. On Windows `ctrl_c` is a

@@ -9,7 +9,7 @@
 mod common;
 
 use std::convert::Infallible;
-use std::future::{Future, poll_fn};
+use std::future::{Future, IntoFuture, poll_fn};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -703,4 +703,309 @@ fn executor_tasks_are_listed_where_the_executor_was_made() {
             assert_eq!(task.location().file(), file!(), "{dump}");
         }
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// heist::hyper::serve
+// ---------------------------------------------------------------------------------------------
+
+/// The hooks of the one `/slow` request: "entered" for the handler to send, "release" for it
+/// to wait on.
+type SlowHooks = Arc<std::sync::Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>>;
+
+/// A tower service answering "`VERSION` `path`"; `/slow` first reports that it was entered,
+/// then waits for the test to release it.
+fn version_service(
+    slow: SlowHooks,
+) -> impl tower::Service<
+    Request<Incoming>,
+    Response = Response<String>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<String>, Infallible>> + Send,
+> + Clone
++ Send
++ 'static {
+    tower::service_fn(move |request: Request<Incoming>| {
+        let hooks = (request.uri().path() == "/slow").then(|| slow.lock().unwrap().take());
+        async move {
+            if let Some(hooks) = hooks {
+                let (entered, release) = hooks.expect("one slow request only");
+                entered.send(()).unwrap();
+                release.await.expect("the test releases the request");
+            }
+            Ok::<_, Infallible>(Response::new(format!(
+                "{:?} {}",
+                request.version(),
+                request.uri().path()
+            )))
+        }
+    })
+}
+
+fn no_slow_requests() -> SlowHooks {
+    Arc::new(std::sync::Mutex::new(None))
+}
+
+#[test]
+fn serve_speaks_http1_and_http2_on_one_port() {
+    run_with_timeout("serve_speaks_http1_and_http2_on_one_port", || {
+        runtime(2).block_on(async {
+            let (listener, addr) = listener().await;
+            let (stop, stopped) = oneshot::channel::<()>();
+            let server = heist::spawn(
+                heist::hyper::serve(listener, version_service(no_slow_requests()))
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .into_future(),
+            );
+
+            let (mut http1, connection) = hyper::client::conn::http1::handshake(connect(addr).await)
+                .await
+                .expect("HTTP/1 handshake");
+            let http1_connection = heist::spawn(connection);
+            for path in ["/a", "/b"] {
+                http1.ready().await.expect("the HTTP/1 connection is ready");
+                let response = http1
+                    .send_request(request("GET", path, ""))
+                    .await
+                    .expect("HTTP/1 request");
+                assert_eq!(text(response.into_body()).await, format!("HTTP/1.1 {path}"));
+            }
+
+            let (mut http2, connection) =
+                hyper::client::conn::http2::handshake(HeistExecutor::new(), connect(addr).await)
+                    .await
+                    .expect("HTTP/2 handshake");
+            let http2_connection = heist::spawn(connection);
+            let response = http2
+                .send_request(request("GET", "http://heist.test/c", ""))
+                .await
+                .expect("HTTP/2 request");
+            assert_eq!(response.version(), Version::HTTP_2);
+            assert_eq!(text(response.into_body()).await, "HTTP/2.0 /c");
+
+            stop.send(()).unwrap();
+            server.await.unwrap().expect("the server stops without error");
+            http1_connection
+                .await
+                .unwrap()
+                .expect("the idle HTTP/1 connection is closed cleanly");
+            http2_connection
+                .await
+                .unwrap()
+                .expect("the idle HTTP/2 connection is closed cleanly");
+        })
+    });
+}
+
+#[test]
+fn serve_graceful_shutdown_waits_for_the_request_in_flight() {
+    run_with_timeout("serve_graceful_shutdown_waits_for_the_request_in_flight", || {
+        runtime(2).block_on(async {
+            let (listener, addr) = listener().await;
+            let (entered_tx, entered_rx) = oneshot::channel::<()>();
+            let (release_tx, release_rx) = oneshot::channel::<()>();
+            let slow = Arc::new(std::sync::Mutex::new(Some((entered_tx, release_rx))));
+            let (stop, stopped) = oneshot::channel::<()>();
+            let server = heist::spawn(
+                heist::hyper::serve(listener, version_service(slow))
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .into_future(),
+            );
+
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(connect(addr).await)
+                .await
+                .expect("handshake");
+            let client = heist::spawn(connection);
+            let in_flight = heist::spawn(sender.send_request(request("GET", "/slow", "")));
+            entered_rx.await.expect("the request reaches the handler");
+            stop.send(()).unwrap();
+
+            // The listener closes once the shutdown has begun: connections are refused.
+            loop {
+                match TcpStream::connect(addr).await {
+                    Ok(_) => heist::task::yield_now().await,
+                    Err(error) => {
+                        assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused, "{error}");
+                        break;
+                    }
+                }
+            }
+            assert!(
+                !server.is_finished(),
+                "the server completed while a request was still in its handler"
+            );
+
+            release_tx.send(()).unwrap();
+            let response = in_flight
+                .await
+                .unwrap()
+                .expect("the request in flight is answered");
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers().get("connection").map(|value| value.as_bytes()),
+                Some(&b"close"[..]),
+                "the answer announces the close"
+            );
+            assert_eq!(text(response.into_body()).await, "HTTP/1.1 /slow");
+            server.await.unwrap().expect("the server stops without error");
+            client
+                .await
+                .unwrap()
+                .expect("the client connection ends without error");
+        })
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_on_a_unix_listener() {
+    run_with_timeout("serve_on_a_unix_listener", || {
+        runtime(2).block_on(async {
+            let dir = std::env::temp_dir().join(format!("heist-serve-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("http.sock");
+            let _ = std::fs::remove_file(&path);
+            let listener = heist::net::UnixListener::bind(&path).expect("bind a Unix socket");
+            let (stop, stopped) = oneshot::channel::<()>();
+            let server = heist::spawn(
+                heist::hyper::serve(listener, version_service(no_slow_requests()))
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .into_future(),
+            );
+            let stream = HeistIo::new(heist::net::UnixStream::connect(&path).await.expect("connect"));
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(stream)
+                .await
+                .expect("handshake");
+            let client = heist::spawn(connection);
+            let response = sender
+                .send_request(request("GET", "/unix", ""))
+                .await
+                .expect("request");
+            assert_eq!(text(response.into_body()).await, "HTTP/1.1 /unix");
+            stop.send(()).unwrap();
+            server.await.unwrap().expect("the server stops without error");
+            client
+                .await
+                .unwrap()
+                .expect("the client connection ends without error");
+            std::fs::remove_dir_all(&dir).unwrap();
+        })
+    });
+}
+
+#[test]
+fn serve_stops_with_an_error_on_a_listener_that_cannot_accept() {
+    /// A listener whose socket is not listening: every accept fails with `InvalidInput`.
+    struct NotListening;
+    impl heist::hyper::Listener for NotListening {
+        type Io = TcpStream;
+        type Addr = SocketAddr;
+        async fn accept(&mut self) -> std::io::Result<(TcpStream, SocketAddr)> {
+            Err(std::io::Error::from(std::io::ErrorKind::InvalidInput))
+        }
+        fn local_addr(&self) -> std::io::Result<SocketAddr> {
+            Err(std::io::Error::from(std::io::ErrorKind::InvalidInput))
+        }
+    }
+    run_with_timeout(
+        "serve_stops_with_an_error_on_a_listener_that_cannot_accept",
+        || {
+            runtime(1).block_on(async {
+                let error = heist::hyper::serve(NotListening, version_service(no_slow_requests()))
+                    .await
+                    .expect_err("an accept that can never succeed ends the server");
+                assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+            })
+        },
+    );
+}
+
+#[test]
+fn serve_graceful_shutdown_closes_a_connection_that_never_sent_a_byte() {
+    run_with_timeout(
+        "serve_graceful_shutdown_closes_a_connection_that_never_sent_a_byte",
+        || {
+            runtime(2).block_on(async {
+                let (listener, addr) = listener().await;
+                let (stop, stopped) = oneshot::channel::<()>();
+                let server = heist::spawn(
+                    heist::hyper::serve(listener, version_service(no_slow_requests()))
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .into_future(),
+                );
+                // Connected and silent: the server is still reading the first bytes, to tell HTTP/1
+                // from HTTP/2.
+                let mut silent = TcpStream::connect(addr).await.expect("connect");
+                // A served request proves the accept loop has taken the silent connection too
+                // (connections are accepted in order).
+                let (mut sender, connection) = hyper::client::conn::http1::handshake(connect(addr).await)
+                    .await
+                    .expect("handshake");
+                let client = heist::spawn(connection);
+                let response = sender
+                    .send_request(request("GET", "/x", ""))
+                    .await
+                    .expect("request");
+                assert_eq!(text(response.into_body()).await, "HTTP/1.1 /x");
+
+                stop.send(()).unwrap();
+                server
+                    .await
+                    .unwrap()
+                    .expect("the server stops without waiting for the silent client");
+                client
+                    .await
+                    .unwrap()
+                    .expect("the client connection ends without error");
+                let mut buf = [0; 1];
+                assert_eq!(
+                    silent.read(&mut buf).await.expect("read"),
+                    0,
+                    "the silent connection is closed"
+                );
+            })
+        },
+    );
+}
+
+#[test]
+fn serve_closes_a_connection_that_sends_nothing_within_the_header_read_timeout() {
+    run_with_timeout(
+        "serve_closes_a_connection_that_sends_nothing_within_the_header_read_timeout",
+        || {
+            runtime(2).block_on(async {
+                let (listener, addr) = listener().await;
+                let server = heist::spawn(
+                    heist::hyper::serve(listener, version_service(no_slow_requests()))
+                        .header_read_timeout(Duration::from_millis(50))
+                        .into_future(),
+                );
+                let mut silent = TcpStream::connect(addr).await.expect("connect");
+                let mut buf = [0; 1];
+                // Closed by the server (FIN, or RST for the unread nothing): either ends the read.
+                let read = silent.read(&mut buf).await;
+                assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+                // A client that speaks still gets its answer.
+                let (mut sender, connection) = hyper::client::conn::http1::handshake(connect(addr).await)
+                    .await
+                    .expect("handshake");
+                drop(heist::spawn(connection));
+                let response = sender
+                    .send_request(request("GET", "/y", ""))
+                    .await
+                    .expect("request");
+                assert_eq!(text(response.into_body()).await, "HTTP/1.1 /y");
+                server.abort();
+            })
+        },
+    );
 }

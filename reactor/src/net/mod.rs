@@ -13,6 +13,8 @@ pub(crate) mod socket;
 mod split;
 mod tcp;
 mod tcp_socket;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 #[cfg(unix)]
 pub mod unix;

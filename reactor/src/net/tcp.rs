@@ -426,3 +426,6 @@ macro_rules! impl_async_io_for_stream {
 
 impl_async_io_for_stream!(TcpStream);
 impl_async_io_for_stream!(&TcpStream);
+
+#[cfg(feature = "tokio-io")]
+super::tokio_io::impl_tokio_io!(TcpStream);

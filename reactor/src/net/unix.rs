@@ -160,6 +160,9 @@ super::impl_try_stream!(UnixStream, |mut stream: &net::UnixStream, bufs| stream
 impl_async_io!(UnixStream);
 impl_async_io!(&UnixStream);
 
+#[cfg(feature = "tokio-io")]
+super::tokio_io::impl_tokio_io!(UnixStream);
+
 /// A Unix-domain datagram socket.
 #[derive(Debug)]
 pub struct UnixDatagram {
