@@ -139,6 +139,15 @@ pub use heist_macros::main;
 /// async fn panics() {
 ///     panic!("boom");
 /// }
+///
+/// // The clock starts paused (`heist::time::pause`): an hour-long sleep ends at once, and
+/// // virtual durations are exact.
+/// #[heist::test(start_paused = true)]
+/// async fn paused() {
+///     let start = heist::time::Instant::now();
+///     sleep(Duration::from_secs(3600)).await;
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+/// }
 /// # fn main() {}
 /// ```
 ///
@@ -158,6 +167,12 @@ pub use heist_macros::main;
 /// ```compile_fail
 /// #[heist::test(flavor = "multi_thread")] // unknown argument
 /// async fn flavored() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::test(start_paused = 1)] // not a bool
+/// async fn paused() {}
 /// # fn main() {}
 /// ```
 ///
@@ -234,6 +249,8 @@ pub mod runtime {
 /// });
 /// ```
 pub mod time {
+    /// The test clock: see [`pause`].
+    pub use heist_timer::{Advance, advance, pause, resume};
     pub use heist_timer::{
         Instant, Interval, MissedTickBehavior, Sleep, Timeout, error, interval, interval_at, sleep,
         sleep_until, timeout, timeout_at,

@@ -12,11 +12,19 @@
 //!
 //! `unpark` swaps in `NOTIFIED` whatever the state, so an `unpark` before `park` is never lost:
 //! a wake can never fall between a worker's last look at the queues and its sleep.
+//!
+//! A `block_on` thread's parker also keeps the runtime's clock told whether the thread is
+//! awake (`heist_timer::Driver::inhibit_auto_advance`): a paused clock must not auto-advance
+//! while that thread has a future to poll. It counts the thread out once it is in
+//! `PARKED_CONDVAR`, and an `unpark` counts it back in *before* its swap (undoing that if the
+//! thread was not asleep), so the count is never low while a wake-up is pending; a count that
+//! is briefly high is corrected by an `allow_auto_advance`, which wakes the timers' sleeper.
 
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::{Condvar, Mutex};
 use crate::watch::OnWatch;
 use heist_reactor::Reactor;
+use heist_timer::Driver as Timers;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -31,24 +39,35 @@ pub(crate) struct Parker {
     condvar: Condvar,
     /// The reactor a worker may block in; `None` for `block_on`'s parker, which never does.
     reactor: Option<std::sync::Arc<Reactor>>,
+    /// `block_on`'s parker: the timers whose auto-advance this thread inhibits while awake.
+    timers: Option<std::sync::Arc<Timers>>,
 }
 
 impl Parker {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
-        Self::with_reactor(None)
+        Self::with(None, None)
     }
 
     /// A worker's parker, which can also sleep in `reactor`'s poller.
     pub(crate) fn for_worker(reactor: std::sync::Arc<Reactor>) -> Self {
-        Self::with_reactor(Some(reactor))
+        Self::with(Some(reactor), None)
     }
 
-    fn with_reactor(reactor: Option<std::sync::Arc<Reactor>>) -> Self {
+    /// The parker of a thread in `block_on`, which `timers` count as awake (inhibiting their
+    /// auto-advance) whenever it is not asleep. The caller counts the thread in before its
+    /// first poll and out when `block_on` returns (`BlockOnAwake`).
+    pub(crate) fn for_block_on(timers: std::sync::Arc<Timers>) -> Self {
+        Self::with(None, Some(timers))
+    }
+
+    fn with(reactor: Option<std::sync::Arc<Reactor>>, timers: Option<std::sync::Arc<Timers>>) -> Self {
         Parker {
             state: AtomicUsize::new(EMPTY),
             lock: Mutex::new(()),
             condvar: Condvar::new(),
             reactor,
+            timers,
         }
     }
 
@@ -79,6 +98,10 @@ impl Parker {
             self.state.store(EMPTY, Relaxed);
             return;
         }
+        if let Some(timers) = &self.timers {
+            // Asleep with no wake-up pending: the clock may auto-advance.
+            timers.allow_auto_advance();
+        }
         loop {
             match deadline {
                 None => guard = self.condvar.wait(guard),
@@ -103,7 +126,13 @@ impl Parker {
         }
         drop(guard);
         // Timed out: leave, consuming a wake-up that raced the timeout.
-        self.state.swap(EMPTY, Acquire);
+        let woken = self.state.swap(EMPTY, Acquire) == NOTIFIED;
+        if let Some(timers) = &self.timers {
+            if !woken {
+                // Awake by itself: counted back in (an `unpark` did that already otherwise).
+                timers.inhibit_auto_advance();
+            }
+        }
     }
 
     /// Blocks in the reactor's poller for at most `timeout` (`None`: until an event or an
@@ -132,7 +161,17 @@ impl Parker {
     }
 
     pub(crate) fn unpark(&self) {
-        match self.state.swap(NOTIFIED, Release) {
+        if let Some(timers) = &self.timers {
+            timers.inhibit_auto_advance();
+        }
+        let before = self.state.swap(NOTIFIED, Release);
+        if let Some(timers) = &self.timers {
+            if before != PARKED_CONDVAR {
+                // It was awake, or already woken, and so counted in already.
+                timers.allow_auto_advance();
+            }
+        }
+        match before {
             PARKED_CONDVAR => {
                 // Taking the lock orders this notify after the sleeper's wait has begun.
                 drop(self.lock.lock());

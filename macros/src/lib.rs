@@ -147,6 +147,8 @@ impl Error {
 #[derive(Default)]
 struct Args {
     worker_threads: Option<usize>,
+    /// `start_paused = true`: the runtime's clock starts paused (`Builder::start_paused`).
+    start_paused: Option<bool>,
 }
 
 /// An `async fn` item, cut where the rewrite needs it.
@@ -221,10 +223,13 @@ fn rewrite(kind: Kind, args: &Args, item_fn: ItemFn) -> TokenStream {
         (Kind::Test, None) => Some(1),
         (Kind::Main, None) => None,
     };
-    let workers = match worker_threads {
+    let mut workers = match worker_threads {
         Some(n) => format!(".worker_threads({})", Literal::usize_unsuffixed(n)),
         None => String::new(),
     };
+    if let Some(paused) = args.start_paused {
+        workers.push_str(&format!(".start_paused({paused})"));
+    }
     let message = format!("{} could not start the heist runtime", kind.attribute());
     let runtime = format!(
         "#[allow(clippy::expect_used)] \
@@ -360,7 +365,8 @@ fn is_test_attribute(group: &Group) -> bool {
 fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
     let attribute = kind.attribute();
     let accepted = format!(
-        "{attribute} accepts only `worker_threads = N`, with N a positive integer, as in `{}(worker_threads = 4)]`",
+        "{attribute} accepts only `worker_threads = N`, with N a positive integer, and \
+         `start_paused = true`, as in `{}(worker_threads = 4)]`",
         attribute.trim_end_matches(']')
     );
     let mut parsed = Args::default();
@@ -375,6 +381,23 @@ fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
                 ));
             }
         };
+        if key == "start_paused" {
+            let value = parse_start_paused(&token, &mut tokens)?;
+            if parsed.start_paused.replace(value).is_some() {
+                return Err(Error::new(token.span(), "`start_paused` is given twice"));
+            }
+            match tokens.next() {
+                None => {}
+                Some(TokenTree::Punct(punct)) if punct.as_char() == ',' => {}
+                Some(other) => {
+                    return Err(Error::new(
+                        other.span(),
+                        format!("expected `,` between arguments: {accepted}"),
+                    ));
+                }
+            }
+            continue;
+        }
         if key != "worker_threads" {
             let hint = if key == "flavor" {
                 "; heist has no runtime flavors: every heist runtime is multi-threaded"
@@ -423,6 +446,25 @@ fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
         }
     }
     Ok(parsed)
+}
+
+/// `= true` or `= false` after `start_paused`.
+fn parse_start_paused(
+    key: &TokenTree,
+    tokens: &mut std::iter::Peekable<proc_macro::token_stream::IntoIter>,
+) -> Result<bool, Error> {
+    let usage = "`start_paused` takes `true` or `false`, as in `start_paused = true`";
+    match tokens.next() {
+        Some(TokenTree::Punct(punct)) if punct.as_char() == '=' => {}
+        Some(other) => return Err(Error::new(other.span(), usage)),
+        None => return Err(Error::new(key.span(), usage)),
+    }
+    match tokens.next() {
+        Some(TokenTree::Ident(value)) if value.to_string() == "true" => Ok(true),
+        Some(TokenTree::Ident(value)) if value.to_string() == "false" => Ok(false),
+        Some(other) => Err(Error::new(other.span(), usage)),
+        None => Err(Error::new(key.span(), usage)),
+    }
 }
 
 /// A positive integer literal, possibly wrapped in an invisible group (from a `macro_rules!`
