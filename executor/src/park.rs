@@ -95,7 +95,12 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED_CONDVAR, Acquire, Acquire)
         {
             debug_assert_eq!(actual, NOTIFIED, "one thread parks on a parker");
-            self.state.store(EMPTY, Relaxed);
+            // A swap, not a store: the failed compare-exchange may have read an earlier
+            // `unpark`'s `NOTIFIED`, and a later one (whose swap found `NOTIFIED` and so
+            // notified nobody) must still be acquired, or what it published before its
+            // `unpark` (the shutdown flag, say) may go unseen. The loom model
+            // `the_last_worker_to_go_idle_lets_the_watch_auto_advance` found it.
+            self.state.swap(EMPTY, Acquire);
             return;
         }
         if let Some(timers) = &self.timers {
@@ -150,7 +155,12 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED_IN_POLLER, Acquire, Acquire)
         {
             debug_assert_eq!(actual, NOTIFIED, "one thread parks on a parker");
-            self.state.store(EMPTY, Relaxed);
+            // A swap, not a store: the failed compare-exchange may have read an earlier
+            // `unpark`'s `NOTIFIED`, and a later one (whose swap found `NOTIFIED` and so
+            // notified nobody) must still be acquired, or what it published before its
+            // `unpark` (the shutdown flag, say) may go unseen. The loom model
+            // `the_last_worker_to_go_idle_lets_the_watch_auto_advance` found it.
+            self.state.swap(EMPTY, Acquire);
             return Ok(0);
         }
         let result = reactor.poll(timeout);
