@@ -66,6 +66,8 @@
 //!   `Box::new(b)` of another type do not both become a `Box<dyn Trait>` return type, and
 //!   `return Err(Box::new(e))` does not become `Err(Box<dyn Error>)`; write `Err(e.into())` or
 //!   `Box::new(a) as Box<dyn Trait>`. (A body of one type is still coerced once, at the tail.)
+//! * `start_paused = true` (either attribute) adds `.start_paused(true)` to the builder: the
+//!   runtime's clock starts paused, as with `heist::time::pause`.
 //! * `rt` is a hygienic (`Span::mixed_site`) name: the body cannot see or clash with it.
 //!
 //! Mistakes are reported with `compile_error!` at the offending tokens: the attribute on

@@ -13,6 +13,13 @@
 //! earliest timer is never slept through. (Fences rather than `SeqCst` accesses alone: the
 //! C11 model needs them for this pattern, and loom checks fences, not `SeqCst` accesses.)
 //!
+//! The clock (`clock.rs`): every "now" here is the driver's clock's. While it is paused, a
+//! sleeper gets no timeout (the clock would not move while it slept) but the earliest
+//! deadline ([`TimerSleep::paused_until`]), which the runtime may jump to with
+//! [`Driver::auto_advance`]; [`Driver::wake_sleeper`] makes the sleeper look again when the
+//! runtime may have become idle. It fences before reading the sleeper, as a registration
+//! does, and the executor reads what it checks for idleness after `try_sleep`'s fence.
+//!
 //! Shutdown ([`Driver::shutdown`]): once the runtime's workers are gone nobody fires the
 //! timers, so a timer left in a wheel would never fire and its task would wait for good. The
 //! driver is marked shut down, then every wheel is emptied under its lock and the wakers are
