@@ -219,12 +219,17 @@ fn a_blocking_job_in_flight_holds_auto_advance_back() {
 fn a_busy_block_on_future_holds_auto_advance_back() {
     paused("block_on_holds_auto_advance", 2, async {
         let start = Instant::now();
-        let sleeper = heist::spawn(sleep(HOUR));
-        // Let a worker poll it (it registers its timer), then be busy here, on the block_on
-        // thread, without awaiting: the workers are all idle meanwhile.
-        for _ in 0..10 {
-            heist::task::yield_now().await;
-        }
+        let (registered, is_registered) = heist::sync::oneshot::channel();
+        let sleeper = heist::spawn(async move {
+            let mut hour = sleep(HOUR);
+            // The first poll registers the timer; then tell block_on.
+            assert!(futures_lite::future::poll_once(&mut hour).await.is_none());
+            registered.send(()).unwrap();
+            hour.await;
+        });
+        is_registered.await.unwrap();
+        // Busy here, on the block_on thread, without awaiting, while the workers go idle
+        // with the timer pending.
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(
             Instant::now(),

@@ -16,9 +16,11 @@
 //! A `block_on` thread's parker also keeps the runtime's clock told whether the thread is
 //! awake (`heist_timer::Driver::inhibit_auto_advance`): a paused clock must not auto-advance
 //! while that thread has a future to poll. It counts the thread out once it is in
-//! `PARKED_CONDVAR`, and an `unpark` counts it back in *before* its swap (undoing that if the
-//! thread was not asleep), so the count is never low while a wake-up is pending; a count that
-//! is briefly high is corrected by an `allow_auto_advance`, which wakes the timers' sleeper.
+//! `PARKED_CONDVAR`, and an `unpark` that finds it there counts it back in *before* its swap
+//! (undoing that if the thread was not asleep after all), so the count is not low while a
+//! wake-up is pending; a count that is briefly high is corrected by an `allow_auto_advance`,
+//! which wakes the timers' sleeper. An `unpark` of a thread that is awake costs one relaxed
+//! load more than before.
 
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::{Condvar, Mutex};
@@ -171,14 +173,26 @@ impl Parker {
     }
 
     pub(crate) fn unpark(&self) {
-        if let Some(timers) = &self.timers {
-            timers.inhibit_auto_advance();
-        }
+        // A `block_on` thread that looks asleep is counted back in before the swap (undone if
+        // it was not asleep after all), so that its count is never low while this wake-up is
+        // pending. One that looks awake costs nothing more than the load; should it fall
+        // asleep between the load and the swap, it is counted in just after the swap: that
+        // brief low count matters only to a wake-up from outside the runtime, since a worker
+        // that wakes it is itself awake, and the worker on watch wakes it before its next look.
+        let counted_early = match &self.timers {
+            Some(timers) if self.state.load(Relaxed) == PARKED_CONDVAR => {
+                timers.inhibit_auto_advance();
+                true
+            }
+            _ => false,
+        };
         let before = self.state.swap(NOTIFIED, Release);
         if let Some(timers) = &self.timers {
-            if before != PARKED_CONDVAR {
+            match (counted_early, before == PARKED_CONDVAR) {
                 // It was awake, or already woken, and so counted in already.
-                timers.allow_auto_advance();
+                (true, false) => timers.allow_auto_advance(),
+                (false, true) => timers.inhibit_auto_advance(),
+                _ => {}
             }
         }
         match before {

@@ -22,15 +22,23 @@ use std::time::Duration;
 /// later): a `timeout` around such a read may elapse at once. Keep such peers inside the
 /// runtime, or resume the clock around them.
 ///
-/// ```
-/// use heist::time::{Duration, Instant, sleep};
+/// See `heist::time` for an example in a runtime. Here, on a driver made current by hand (as
+/// a runtime does on each of its threads):
 ///
-/// # heist::Runtime::new().unwrap().block_on(async {
-/// heist::time::pause();
+/// ```
+/// use heist_timer::{Driver, Instant};
+/// use std::{sync::Arc, time::Duration};
+///
+/// let driver = Arc::new(Driver::new(1));
+/// let _current = heist_timer::enter(driver.clone(), 0);
+/// heist_timer::pause();
 /// let start = Instant::now();
-/// sleep(Duration::from_secs(3600)).await; // returns at once: the clock auto-advances
-/// assert_eq!(start.elapsed(), Duration::from_secs(3600));
-/// # });
+/// std::thread::sleep(Duration::from_millis(1));
+/// assert_eq!(Instant::now(), start, "paused: real time does not count");
+/// driver.advance(Duration::from_secs(60));
+/// assert_eq!(start.elapsed(), Duration::from_secs(60));
+/// heist_timer::resume();
+/// assert!(start.elapsed() >= Duration::from_secs(60));
 /// ```
 ///
 /// # Panics
@@ -53,20 +61,7 @@ pub fn resume() {
 /// Moves the current runtime's paused clock forward by `duration` when awaited, wakes every
 /// timer due by then, and yields once so that the woken tasks may run first.
 ///
-/// ```
-/// use heist::time::{Duration, Instant, advance, sleep};
-///
-/// # heist::Runtime::new().unwrap().block_on(async {
-/// heist::time::pause();
-/// let start = Instant::now();
-/// let sleeper = heist::spawn(async move {
-///     sleep(Duration::from_millis(50)).await;
-///     Instant::now() - start
-/// });
-/// advance(Duration::from_millis(50)).await;
-/// assert_eq!(sleeper.await.unwrap(), Duration::from_millis(50));
-/// # });
-/// ```
+/// See `heist::time` for an example.
 ///
 /// # Panics
 /// Outside a runtime (when called), or if the clock is not paused (when first polled), with a
