@@ -177,8 +177,9 @@ impl Parker {
         // it was not asleep after all), so that its count is never low while this wake-up is
         // pending. One that looks awake costs nothing more than the load; should it fall
         // asleep between the load and the swap, it is counted in just after the swap: that
-        // brief low count matters only to a wake-up from outside the runtime, since a worker
-        // that wakes it is itself awake, and the worker on watch wakes it before its next look.
+        // brief low count matters only to a wake-up from outside the runtime: a worker that
+        // wakes it is awake itself (so the runtime is not idle), and the worker on watch that
+        // wakes it by firing a timer finishes this call before it looks again.
         let counted_early = match &self.timers {
             Some(timers) if self.state.load(Relaxed) == PARKED_CONDVAR => {
                 timers.inhibit_auto_advance();
