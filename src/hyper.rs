@@ -162,8 +162,14 @@ impl rt::Timer for HeistTimer {
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn rt::Sleep>> {
         Box::pin(HeistSleep {
-            inner: crate::time::sleep_until(deadline),
+            inner: crate::time::sleep_until(crate::time::Instant::from_std(deadline)),
         })
+    }
+
+    /// The runtime's clock, which a test may pause (`heist::time::pause`): hyper's own
+    /// deadlines (header read timeouts, keep-alive) then follow it like every heist timer.
+    fn now(&self) -> Instant {
+        crate::time::Instant::now().into_std()
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn rt::Sleep>>, new_deadline: Instant) {
@@ -186,7 +192,7 @@ pub struct HeistSleep {
 impl HeistSleep {
     /// When the sleep completes.
     pub fn deadline(&self) -> Instant {
-        self.inner.deadline()
+        self.inner.deadline().into_std()
     }
 
     /// True once the deadline has passed.
@@ -196,7 +202,7 @@ impl HeistSleep {
 
     /// Moves the deadline; see [`heist::time::Sleep::reset`](crate::time::Sleep::reset).
     pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
-        Pin::new(&mut self.inner).reset(deadline);
+        Pin::new(&mut self.inner).reset(crate::time::Instant::from_std(deadline));
     }
 }
 

@@ -170,6 +170,15 @@ pub use heist_macros::main;
 /// async fn panics() {
 ///     panic!("boom");
 /// }
+///
+/// // The clock starts paused (`heist::time::pause`): an hour-long sleep ends at once, and
+/// // virtual durations are exact.
+/// #[heist::test(start_paused = true)]
+/// async fn paused() {
+///     let start = heist::time::Instant::now();
+///     sleep(Duration::from_secs(3600)).await;
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+/// }
 /// # fn main() {}
 /// ```
 ///
@@ -195,6 +204,12 @@ pub use heist_macros::main;
 /// ```compile_fail
 /// #[heist::test(flavor = "current_thread", worker_threads = 2)] // no worker threads there
 /// async fn flavored() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[heist::test(start_paused = 1)] // not a bool
+/// async fn paused() {}
 /// # fn main() {}
 /// ```
 ///
@@ -274,10 +289,48 @@ pub mod runtime {
     }
 }
 
-/// Time: `sleep`, `timeout`, `interval`, on the runtime's timer wheels.
+/// Time: `sleep`, `timeout`, `interval`, on the runtime's timer wheels, and the test clock.
 ///
 /// Timers have microsecond resolution and never fire early. A `Sleep` touches no timer until
 /// it is first polled, and it is `Unpin`.
+///
+/// # The test clock
+/// Each runtime has its own clock. [`pause`](crate::time::pause) stops it (or `#[heist::test(start_paused =
+/// true)]`, or [`Builder::start_paused`](crate::runtime::Builder::start_paused)); then
+/// [`Instant::now`](crate::time::Instant::now), every `sleep`, `timeout` and `interval` (and `heist::hyper::HeistTimer`)
+/// follow it. It moves only by [`advance`](crate::time::advance), or by itself to the next timer's deadline when
+/// the runtime has nothing else to do (*auto-advance*: every worker idle, no task queued, no
+/// I/O event ready, no `block_on` future awake, no `spawn_blocking` job in flight); [`resume`](crate::time::resume)
+/// restarts it. Durations are then exact:
+///
+/// ```
+/// use heist::time::{Duration, Instant, advance, interval, pause, sleep, timeout};
+///
+/// heist::Runtime::new().unwrap().block_on(async {
+///     pause();
+///     let start = Instant::now();
+///     sleep(Duration::from_secs(3600)).await; // auto-advance: no real hour goes by
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+///
+///     let never = std::future::pending::<()>();
+///     assert!(timeout(Duration::from_secs(30), never).await.is_err());
+///     assert_eq!(start.elapsed(), Duration::from_secs(3630));
+///
+///     let mut ticks = interval(Duration::from_secs(10));
+///     let first = ticks.tick().await;
+///     advance(Duration::from_secs(10)).await;
+///     assert_eq!(ticks.tick().await - first, Duration::from_secs(10));
+/// });
+/// ```
+///
+/// Differences from tokio's: the clock may be paused on heist's multi-threaded runtime (tokio
+/// requires its current-thread runtime), so auto-advance waits for every worker, every thread
+/// in `block_on` and every blocking job to be idle. Between two `block_on` calls nothing of
+/// the runtime is awake, so the clock may jump then. Deadlines are rounded up to the
+/// microsecond (tokio: the millisecond); a sleep of whole microseconds made while paused ends
+/// exactly. Auto-advance takes in the I/O events that are ready before it moves, but cannot
+/// know of events still on their way from outside the process's runtime (a peer thread that
+/// answers later): keep such peers in the runtime, or resume the clock around them.
 ///
 /// ```
 /// use heist::time::{Duration, Instant, interval, sleep, timeout};
@@ -299,6 +352,8 @@ pub mod runtime {
 /// });
 /// ```
 pub mod time {
+    /// The test clock: see [`pause`].
+    pub use heist_timer::{Advance, advance, pause, resume};
     pub use heist_timer::{
         Instant, Interval, MissedTickBehavior, Sleep, Timeout, error, interval, interval_at, sleep,
         sleep_until, timeout, timeout_at,

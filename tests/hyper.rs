@@ -258,6 +258,38 @@ fn http1_header_read_timeout_runs_on_the_heist_timer() {
     });
 }
 
+/// hyper's deadlines follow a paused heist clock: `HeistTimer::now` reads it, and its sleeps
+/// end by auto-advance. An hour-long header read timeout ends the connection at once, at
+/// exactly one virtual hour.
+#[test]
+fn http1_header_read_timeout_follows_the_paused_clock() {
+    run_with_timeout("http1_header_read_timeout_follows_the_paused_clock", || {
+        runtime(2).block_on(async {
+            heist::time::pause();
+            let timer = HeistTimer::new();
+            let start = heist::time::Instant::now();
+            assert_eq!(timer.now(), start.into_std());
+            let (listener, addr) = listener().await;
+            let server = heist::spawn(async move {
+                let (stream, _) = listener.accept().await.expect("accept");
+                hyper::server::conn::http1::Builder::new()
+                    .timer(HeistTimer::new())
+                    .header_read_timeout(Duration::from_secs(3600))
+                    .serve_connection(HeistIo::new(stream), counting_service(Arc::default()))
+                    .await
+            });
+            let mut client = TcpStream::connect(addr).await.expect("connect");
+            client
+                .write_all(b"GET / HTTP/1.1\r\nhost: heist.test\r\n")
+                .await
+                .unwrap();
+            let error = server.await.unwrap().expect_err("the connection times out");
+            assert!(error.is_timeout(), "not a timeout: {error:?}");
+            assert_eq!(start.elapsed(), Duration::from_secs(3600));
+        })
+    });
+}
+
 /// Waits until the shutdown has begun, then shuts `conn` down gracefully and finishes it;
 /// `begun` is told once `graceful_shutdown` has been called.
 async fn serve_until_shutdown<C: Future<Output = hyper::Result<()>>>(

@@ -200,3 +200,28 @@ fn main_builds_a_runtime_and_returns_the_body_value() {
     assert_eq!(main_style_default_workers().unwrap(), 42);
     assert_eq!(format!("{:?}", main_style_unsizing()), "7");
 }
+
+#[heist::test(start_paused = true)]
+async fn start_paused_starts_the_clock_paused() {
+    let start = heist::time::Instant::now();
+    heist::time::sleep(heist::time::Duration::from_secs(86_400)).await;
+    assert_eq!(start.elapsed(), heist::time::Duration::from_secs(86_400));
+    // Paused already: a second pause is a mistake (and says so).
+    let second = std::panic::catch_unwind(heist::time::pause).unwrap_err();
+    assert!(common_message(&*second).contains("already paused"));
+}
+
+#[heist::test(worker_threads = 2, start_paused = false)]
+async fn start_paused_false_leaves_the_clock_running() {
+    // Not paused: resuming is a mistake.
+    let resume = std::panic::catch_unwind(heist::time::resume).unwrap_err();
+    assert!(common_message(&*resume).contains("not paused"));
+}
+
+fn common_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}

@@ -184,7 +184,7 @@ impl Rt for Heist {
         let mut out = Vec::with_capacity(TICKS);
         for _ in 0..TICKS {
             let scheduled = interval.tick().await;
-            out.push(signed_ns(Instant::now(), scheduled));
+            out.push(signed_ns(Instant::now(), scheduled.into_std()));
         }
         out
     }

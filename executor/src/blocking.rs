@@ -3,6 +3,10 @@
 //!
 //! Blocking jobs are ordinary tasks (same allocation, same `JoinHandle`, same owned list, so
 //! shutdown cancels the ones that have not started) whose future runs the closure once.
+//!
+//! A job counts as in flight, for the paused clock (`heist_timer::Driver::inhibit_auto_advance`),
+//! from when it is queued until its task has run: past its completion, so that the task
+//! awaiting its result is queued before the clock may auto-advance, as in tokio.
 
 use crate::current;
 use crate::runtime::{Config, Handle};
@@ -101,6 +105,8 @@ impl BlockingPool {
             return;
         }
         state.queue.push_back(task);
+        // Until `run` has run it: see the module docs.
+        handle.shared().timers.inhibit_auto_advance();
         if state.num_idle > 0 {
             state.num_idle -= 1;
             state.num_notified += 1;
@@ -117,6 +123,7 @@ impl BlockingPool {
                     // Nobody would ever run it: refuse it rather than leave it queued forever.
                     let task = state.queue.pop_back().expect("just pushed");
                     drop(state);
+                    handle.shared().timers.allow_auto_advance();
                     task.cancel();
                     panic!(
                         "spawn_blocking could not start a thread ({err}) and the pool has none: \
@@ -142,19 +149,20 @@ impl BlockingPool {
             if let Some(hook) = &config.on_thread_start {
                 hook();
             }
-            handle.shared().blocking.run(id);
+            handle.shared().blocking.run(id, &handle.shared().timers);
             if let Some(hook) = &config.on_thread_stop {
                 hook();
             }
         })
     }
 
-    fn run(&self, id: usize) {
+    fn run(&self, id: usize, timers: &heist_timer::Driver) {
         let mut state = self.state.lock();
         loop {
             while let Some(task) = state.queue.pop_front() {
                 drop(state);
                 task.run();
+                timers.allow_auto_advance();
                 state = self.state.lock();
             }
             if state.shutdown {

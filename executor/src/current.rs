@@ -107,8 +107,8 @@ impl Drop for CurrentGuard {
 }
 
 /// Workers register timers of their own runtime in their own shard; every other thread, and a
-/// worker that entered another runtime, in that runtime's last shard.
-#[cfg(not(loom))]
+/// worker that entered another runtime, in that runtime's last shard. Under loom too (the
+/// timers' thread-local is loom's there): the paused-clock models use timers end to end.
 fn enter_timers(handle: &Handle) -> Option<heist_timer::EnterGuard> {
     let shared = handle.shared();
     let timers = &shared.timers;
@@ -116,12 +116,6 @@ fn enter_timers(handle: &Handle) -> Option<heist_timer::EnterGuard> {
         .worker_of(shared.id())
         .unwrap_or(timers.num_shards() - 1);
     Some(heist_timer::enter(timers.clone(), shard))
-}
-
-/// Loom threads share one OS thread, and so the timers' thread-local: models use no timers.
-#[cfg(loom)]
-fn enter_timers(_: &Handle) -> Option<heist_timer::EnterGuard> {
-    None
 }
 
 /// New I/O objects on this thread register with the runtime's reactor, and the reactor's
@@ -139,7 +133,7 @@ fn enter_reactor(handle: &Handle) -> Option<heist_reactor::EnterGuard> {
     ))
 }
 
-/// As with the timers: models register their sources with the reactor explicitly.
+/// Models register their sources with the reactor explicitly.
 #[cfg(loom)]
 fn enter_reactor(_: &Handle) -> Option<heist_reactor::EnterGuard> {
     None

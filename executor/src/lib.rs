@@ -89,6 +89,17 @@
 //! 10 ms. Busy workers take a quick look at the timers and the poller every 61 polls or 8
 //! yields, so timers and I/O are served when no worker is idle. An idle runtime makes no
 //! wake-ups: the standby and the stall watchdog both end up sleeping without a timeout.
+//!
+//! A paused clock (`heist_timer::Driver::pause`, for tests) does not move while the watch
+//! sleeps: the worker on watch sleeps without a timeout, and when the runtime has nothing else
+//! to do it takes in the ready I/O events and, if there are none, moves the clock to the next
+//! deadline (*auto-advance*, `Worker::auto_advance`). "Nothing else" is: every worker parked,
+//! no task queued, and no thread the clock counts as busy (`Driver::inhibit_auto_advance`: a
+//! `block_on` thread that is awake, counted by its parker; a blocking job until its task has
+//! run). Whoever ends one of those conditions wakes the worker on watch to look again: a
+//! worker that parks, a `block_on` thread that falls asleep, a blocking job that ends. With
+//! the clock running none of this runs: one relaxed load per park.
+//!
 //! At shutdown, once the workers have stopped and before waiting for the blocking pool, the
 //! timers are shut down (`heist_timer::Driver::shutdown`): a timer still registered (a
 //! blocking job's, a task's of another runtime) is woken and panics saying its runtime is

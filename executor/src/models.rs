@@ -18,6 +18,7 @@ use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::ptr::NonNull;
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 /// Polls `future` on this (loom) thread, sleeping on a `Parker` between wakes.
 fn block_on<F: Future>(future: F) -> F::Output {
@@ -565,6 +566,82 @@ fn remote_spawn_and_io_event_with_two_workers_parking() {
             runtime.block_on(io).unwrap() + runtime.block_on(other).unwrap(),
             3
         );
+    });
+}
+
+/// The paused clock end to end: a task sleeps for an hour on a runtime whose clock is paused,
+/// and `block_on` waits for it. Once the worker and the `block_on` thread are both asleep,
+/// and only then, the worker on watch must move the clock to the deadline (auto-advance) and
+/// fire the timer: a lost hand-shake (the last thread to go idle not waking the watch, or the
+/// watch missing it) deadlocks the model, which loom reports; an advance too early shows in
+/// the times read.
+#[test]
+fn auto_advance_wakes_a_task_sleeping_on_a_paused_clock() {
+    crate::sync::model(|| {
+        let runtime = Builder::new()
+            .worker_threads(1)
+            .start_paused(true)
+            .build()
+            .unwrap();
+        // In one `block_on`: between two calls no thread of the runtime is awake, so the clock
+        // may (rightly) jump then.
+        let (start, woke_at) = runtime.block_on(async {
+            let start = heist_timer::Instant::now();
+            let join = crate::spawn(async {
+                heist_timer::sleep(Duration::from_secs(3600)).await;
+                heist_timer::Instant::now()
+            });
+            // Awake in `block_on`, this thread holds auto-advance back: the clock has not
+            // moved, whether the worker has polled the task (and parked) yet or not.
+            assert_eq!(heist_timer::Instant::now(), start);
+            (start, join.await.unwrap())
+        });
+        assert_eq!(woke_at - start, Duration::from_secs(3600));
+    });
+}
+
+/// The same with the sleep in `block_on` itself: the worker, idle from the start, may only
+/// move the clock once the `block_on` thread is asleep (its parker counts it out), and must
+/// then do it (its count reaching zero wakes the worker on watch).
+#[test]
+fn auto_advance_waits_for_block_on_to_sleep_and_then_wakes_it() {
+    crate::sync::model(|| {
+        let runtime = Builder::new()
+            .worker_threads(1)
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let slept = runtime.block_on(async {
+            let start = heist_timer::Instant::now();
+            let sleep = heist_timer::sleep(Duration::from_secs(60));
+            assert_eq!(heist_timer::Instant::now(), start);
+            sleep.await;
+            start.elapsed()
+        });
+        assert_eq!(slept, Duration::from_secs(60));
+    });
+}
+
+/// Two workers: the one on watch may go to sleep (no timeout, the clock being paused) while
+/// the other still runs the sleeping task; the last worker to go idle must then wake the one
+/// on watch to auto-advance, or the model deadlocks.
+#[test]
+fn the_last_worker_to_go_idle_lets_the_watch_auto_advance() {
+    crate::sync::model(|| {
+        let runtime = Builder::new()
+            .worker_threads(2)
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let elapsed = runtime.block_on(async {
+            let start = heist_timer::Instant::now();
+            let join = crate::spawn(async move {
+                heist_timer::sleep(Duration::from_secs(1)).await;
+                start.elapsed()
+            });
+            join.await.unwrap()
+        });
+        assert_eq!(elapsed, Duration::from_secs(1));
     });
 }
 

@@ -12,11 +12,21 @@
 //!
 //! `unpark` swaps in `NOTIFIED` whatever the state, so an `unpark` before `park` is never lost:
 //! a wake can never fall between a worker's last look at the queues and its sleep.
+//!
+//! A `block_on` thread's parker also keeps the runtime's clock told whether the thread is
+//! awake (`heist_timer::Driver::inhibit_auto_advance`): a paused clock must not auto-advance
+//! while that thread has a future to poll. It counts the thread out once it is in
+//! `PARKED_CONDVAR`, and an `unpark` that finds it there counts it back in *before* its swap
+//! (undoing that if the thread was not asleep after all), so the count is not low while a
+//! wake-up is pending; a count that is briefly high is corrected by an `allow_auto_advance`,
+//! which wakes the timers' sleeper. An `unpark` of a thread that is awake costs one relaxed
+//! load more than before.
 
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::{Condvar, Mutex};
 use crate::watch::OnWatch;
 use heist_reactor::Reactor;
+use heist_timer::Driver as Timers;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -31,24 +41,35 @@ pub(crate) struct Parker {
     condvar: Condvar,
     /// The reactor a worker may block in; `None` for `block_on`'s parker, which never does.
     reactor: Option<std::sync::Arc<Reactor>>,
+    /// `block_on`'s parker: the timers whose auto-advance this thread inhibits while awake.
+    timers: Option<std::sync::Arc<Timers>>,
 }
 
 impl Parker {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
-        Self::with_reactor(None)
+        Self::with(None, None)
     }
 
     /// A worker's parker, which can also sleep in `reactor`'s poller.
     pub(crate) fn for_worker(reactor: std::sync::Arc<Reactor>) -> Self {
-        Self::with_reactor(Some(reactor))
+        Self::with(Some(reactor), None)
     }
 
-    fn with_reactor(reactor: Option<std::sync::Arc<Reactor>>) -> Self {
+    /// The parker of a thread in `block_on`, which `timers` count as awake (inhibiting their
+    /// auto-advance) whenever it is not asleep. The caller counts the thread in before its
+    /// first poll and out when `block_on` returns (`BlockOnAwake`).
+    pub(crate) fn for_block_on(timers: std::sync::Arc<Timers>) -> Self {
+        Self::with(None, Some(timers))
+    }
+
+    fn with(reactor: Option<std::sync::Arc<Reactor>>, timers: Option<std::sync::Arc<Timers>>) -> Self {
         Parker {
             state: AtomicUsize::new(EMPTY),
             lock: Mutex::new(()),
             condvar: Condvar::new(),
             reactor,
+            timers,
         }
     }
 
@@ -76,8 +97,17 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED_CONDVAR, Acquire, Acquire)
         {
             debug_assert_eq!(actual, NOTIFIED, "one thread parks on a parker");
-            self.state.store(EMPTY, Relaxed);
+            // A swap, not a store: the failed compare-exchange may have read an earlier
+            // `unpark`'s `NOTIFIED`, and a later one (whose swap found `NOTIFIED` and so
+            // notified nobody) must still be acquired, or what it published before its
+            // `unpark` (the shutdown flag, say) may go unseen. The loom model
+            // `the_last_worker_to_go_idle_lets_the_watch_auto_advance` found it.
+            self.state.swap(EMPTY, Acquire);
             return;
+        }
+        if let Some(timers) = &self.timers {
+            // Asleep with no wake-up pending: the clock may auto-advance.
+            timers.allow_auto_advance();
         }
         loop {
             match deadline {
@@ -103,7 +133,13 @@ impl Parker {
         }
         drop(guard);
         // Timed out: leave, consuming a wake-up that raced the timeout.
-        self.state.swap(EMPTY, Acquire);
+        let woken = self.state.swap(EMPTY, Acquire) == NOTIFIED;
+        if let Some(timers) = &self.timers {
+            if !woken {
+                // Awake by itself: counted back in (an `unpark` did that already otherwise).
+                timers.inhibit_auto_advance();
+            }
+        }
     }
 
     /// Blocks in the reactor's poller for at most `timeout` (`None`: until an event or an
@@ -121,7 +157,12 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED_IN_POLLER, Acquire, Acquire)
         {
             debug_assert_eq!(actual, NOTIFIED, "one thread parks on a parker");
-            self.state.store(EMPTY, Relaxed);
+            // A swap, not a store: the failed compare-exchange may have read an earlier
+            // `unpark`'s `NOTIFIED`, and a later one (whose swap found `NOTIFIED` and so
+            // notified nobody) must still be acquired, or what it published before its
+            // `unpark` (the shutdown flag, say) may go unseen. The loom model
+            // `the_last_worker_to_go_idle_lets_the_watch_auto_advance` found it.
+            self.state.swap(EMPTY, Acquire);
             return Ok(0);
         }
         let result = reactor.poll(timeout);
@@ -132,7 +173,30 @@ impl Parker {
     }
 
     pub(crate) fn unpark(&self) {
-        match self.state.swap(NOTIFIED, Release) {
+        // A `block_on` thread that looks asleep is counted back in before the swap (undone if
+        // it was not asleep after all), so that its count is never low while this wake-up is
+        // pending. One that looks awake costs nothing more than the load; should it fall
+        // asleep between the load and the swap, it is counted in just after the swap: that
+        // brief low count matters only to a wake-up from outside the runtime: a worker that
+        // wakes it is awake itself (so the runtime is not idle), and the worker on watch that
+        // wakes it by firing a timer finishes this call before it looks again.
+        let counted_early = match &self.timers {
+            Some(timers) if self.state.load(Relaxed) == PARKED_CONDVAR => {
+                timers.inhibit_auto_advance();
+                true
+            }
+            _ => false,
+        };
+        let before = self.state.swap(NOTIFIED, Release);
+        if let Some(timers) = &self.timers {
+            match (counted_early, before == PARKED_CONDVAR) {
+                // It was awake, or already woken, and so counted in already.
+                (true, false) => timers.allow_auto_advance(),
+                (false, true) => timers.inhibit_auto_advance(),
+                _ => {}
+            }
+        }
+        match before {
             PARKED_CONDVAR => {
                 // Taking the lock orders this notify after the sleeper's wait has begun.
                 drop(self.lock.lock());

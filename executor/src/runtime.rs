@@ -55,6 +55,7 @@ pub struct Builder {
     on_thread_stop: Option<Hook>,
     stall_threshold: Option<Duration>,
     on_stall: Option<StallHook>,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -95,6 +96,7 @@ impl Builder {
             on_thread_stop: None,
             stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
             on_stall: None,
+            start_paused: false,
         }
     }
 
@@ -218,6 +220,27 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime with its clock paused, as `heist::time::pause` would as the first
+    /// thing in `block_on`: for tests, where time then moves only by `heist::time::advance`
+    /// or by auto-advance when the runtime is idle. `#[heist::test(start_paused = true)]`
+    /// sets it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = heist_executor::Builder::new().start_paused(true).build().unwrap();
+    /// let slept = runtime.block_on(async {
+    ///     let start = heist_timer::Instant::now();
+    ///     heist_timer::sleep(Duration::from_secs(86_400)).await; // at once: auto-advance
+    ///     start.elapsed()
+    /// });
+    /// assert_eq!(slept, Duration::from_secs(86_400));
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
     fn resolve_worker_threads(&self) -> io::Result<usize> {
         let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
         if self.current_thread {
@@ -278,6 +301,9 @@ impl Builder {
         };
         let reactor = heist_reactor::Reactor::new()?;
         let (handle, workers) = Shared::with_workers(num_workers, config, reactor, self.current_thread);
+        if self.start_paused {
+            handle.shared().timers.pause();
+        }
         let runtime = Runtime {
             handle: ManuallyDrop::new(handle),
         };
@@ -538,7 +564,10 @@ impl Handle {
             return crate::worker::block_on_current_thread(self, future);
         }
         let _context = current::enter_block_on(self.clone());
-        let parker = Arc::new(Parker::new());
+        let timers = &self.shared.timers;
+        // Awake from here until we return (or unwind): a paused clock waits for this future.
+        let _awake = BlockOnAwake::count_in(timers);
+        let parker = Arc::new(Parker::for_block_on(timers.clone()));
         let waker = unparker_waker(parker.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
@@ -629,6 +658,23 @@ pub fn worker_index() -> Option<usize> {
     match crate::context::role() {
         crate::context::Role::Worker { index, .. } => Some(index),
         _ => None,
+    }
+}
+
+/// Counts a `block_on` thread in among the awake ones (a paused clock waits for it) until
+/// dropped; see `park.rs`.
+pub(crate) struct BlockOnAwake<'a>(&'a std::sync::Arc<heist_timer::Driver>);
+
+impl<'a> BlockOnAwake<'a> {
+    pub(crate) fn count_in(timers: &'a std::sync::Arc<heist_timer::Driver>) -> Self {
+        timers.inhibit_auto_advance();
+        BlockOnAwake(timers)
+    }
+}
+
+impl Drop for BlockOnAwake<'_> {
+    fn drop(&mut self) {
+        self.0.allow_auto_advance();
     }
 }
 

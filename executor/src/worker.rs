@@ -18,10 +18,10 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, fence};
 use crate::sync::thread;
 use crate::sync::{Arc, Mutex};
 use crate::task::{Notified, OwnedTasks};
-use crate::watch::{ParkingTake, Poke, Standby, Watch};
+use crate::watch::{OnWatch, ParkingTake, Poke, Standby, Watch};
 use crossbeam_utils::CachePadded;
 use heist_reactor::Reactor;
-use heist_timer::Driver;
+use heist_timer::{Driver, TimerSleep};
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::Location;
@@ -380,6 +380,20 @@ impl Shared {
     pub(crate) fn all_workers_parked(&self) -> bool {
         self.idle.num_unparked() == 0
     }
+
+    /// True when nothing in the runtime can happen before a timer fires: every worker
+    /// parked, no task queued, no `block_on` thread awake and no blocking job in flight. A
+    /// paused clock may then jump to the next deadline (auto-advance; ready I/O is the
+    /// caller's to take in first). Each part is re-established by whoever changes it: a
+    /// queued task's worker is unparked before it can leave the queue, and the thread that
+    /// makes the last part true wakes the timers' sleeper (`Worker::park`,
+    /// `Driver::allow_auto_advance`).
+    fn nothing_left_but_timers(&self) -> bool {
+        self.idle.num_unparked() == 0
+            && !self.timers.auto_advance_inhibited()
+            && self.injector.is_empty()
+            && self.remotes.iter().all(|remote| remote.stealer.is_empty())
+    }
 }
 
 impl Worker {
@@ -633,6 +647,11 @@ impl Worker {
         if shared.idle.park(self.index, self.searching.replace(false)) {
             shared.notify_if_work_pending();
         }
+        if shared.timers.is_paused() {
+            // Maybe the last worker to go idle: the worker sleeping on the timers looks again
+            // whether to auto-advance (we may take the watch ourselves, and then we look).
+            shared.timers.wake_sleeper();
+        }
         self.parks.set(self.parks.get() + 1);
         self.publish_metrics();
         let remote = &shared.remotes[self.index];
@@ -700,6 +719,18 @@ impl Worker {
         // Holding the watch, we stand by no more: let another sleeper take that role.
         standby.role = None;
         let timer_sleep = on_watch.sleep_on_timers(&shared.timers, &self.unpark);
+        // After `try_sleep`: a thread that goes idle after this look wakes us.
+        let paused_sleep = timer_sleep
+            .as_ref()
+            .filter(|sleep| sleep.paused_until().is_some() && shared.nothing_left_but_timers());
+        if let Some(paused_sleep) = paused_sleep {
+            let events = self.auto_advance(&on_watch, paused_sleep);
+            on_watch.leave_poller();
+            drop(timer_sleep);
+            let fired = shared.timers.fire_due();
+            drop(on_watch);
+            return events > 0 || fired > 0;
+        }
         let timeout = timer_sleep.as_ref().and_then(|sleep| sleep.timeout());
         let events = match remote.parker.park_in_poller(&on_watch, timeout) {
             Ok(events) => events,
@@ -718,6 +749,25 @@ impl Worker {
         let fired = shared.timers.fire_due();
         drop(on_watch);
         events > 0 || fired > 0
+    }
+
+    /// The runtime is idle with a paused clock and a timer pending: take in the I/O events
+    /// that are ready (they may wake tasks, and then time must not move), and if there are
+    /// none and the runtime is still idle, move the clock to the next deadline. Returns the
+    /// events taken in; the caller fires what is due.
+    fn auto_advance(&self, _on_watch: &OnWatch<'_>, timer_sleep: &TimerSleep<'_>) -> usize {
+        let shared = self.shared();
+        let events = match shared.reactor.poll(Some(Duration::ZERO)) {
+            Ok(events) => events,
+            Err(error) => {
+                report_poll_error(&error);
+                0
+            }
+        };
+        if events == 0 && shared.nothing_left_but_timers() {
+            shared.timers.auto_advance(timer_sleep);
+        }
+        events
     }
 
     fn next_random(&self) -> u32 {
@@ -748,16 +798,26 @@ pub(crate) fn block_on_current_thread<F: Future>(handle: &Handle, future: F) -> 
     // (the set drops the unfinished ones before the runtime stops being current).
     let local = LocalSet::new();
     let mut future = pin!(local.run_until(future));
-    let parker = Arc::new(Parker::new());
+    // While another thread drives the core, this one is a `block_on` thread like any other: a
+    // paused clock waits for its future (`park.rs`). Driving the core, it parks as the worker,
+    // and the park decides auto-advance.
+    let timers = &shared.timers;
+    let parker = Arc::new(Parker::for_block_on(timers.clone()));
     let waker = crate::runtime::unparker_waker(parker.clone());
     let mut cx = Context::from_waker(&waker);
+    let mut waiting_for_core = None;
     loop {
         if let Some(core) = shared.take_core() {
+            drop(waiting_for_core.take());
             return drive_core(handle, core, future.as_mut());
+        }
+        if waiting_for_core.is_none() {
+            waiting_for_core = Some(crate::runtime::BlockOnAwake::count_in(timers));
         }
         // Listed before the poll: a core returned from now on unparks us.
         shared.wait_for_core(&parker);
         if let Some(core) = shared.take_core() {
+            drop(waiting_for_core.take());
             return drive_core(handle, core, future.as_mut());
         }
         if let Poll::Ready(output) = heist_coop::with_budget(|| future.as_mut().poll(&mut cx)) {
@@ -845,7 +905,7 @@ mod tests {
             stall_threshold: None,
             on_stall: None,
         };
-        Shared::with_workers(2, config, Reactor::new().expect("a reactor"))
+        Shared::with_workers(2, config, Reactor::new().expect("a reactor"), false)
     }
 
     fn idle_task(handle: &Handle) -> Notified {

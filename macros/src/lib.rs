@@ -68,6 +68,8 @@
 //!   `Box::new(b)` of another type do not both become a `Box<dyn Trait>` return type, and
 //!   `return Err(Box::new(e))` does not become `Err(Box<dyn Error>)`; write `Err(e.into())` or
 //!   `Box::new(a) as Box<dyn Trait>`. (A body of one type is still coerced once, at the tail.)
+//! * `start_paused = true` (either attribute) adds `.start_paused(true)` to the builder: the
+//!   runtime's clock starts paused, as with `heist::time::pause`.
 //! * `rt` is a hygienic (`Span::mixed_site`) name: the body cannot see or clash with it.
 //!
 //! Mistakes are reported with `compile_error!` at the offending tokens: the attribute on
@@ -151,6 +153,8 @@ impl Error {
 struct Args {
     flavor: Option<Flavor>,
     worker_threads: Option<usize>,
+    /// `start_paused = true`: the runtime's clock starts paused (`Builder::start_paused`).
+    start_paused: Option<bool>,
 }
 
 /// Which runtime the attribute builds.
@@ -239,10 +243,13 @@ fn rewrite(kind: Kind, args: &Args, item_fn: ItemFn) -> TokenStream {
         Flavor::CurrentThread => "new_current_thread()",
         Flavor::MultiThread => "new_multi_thread()",
     };
-    let workers = match args.worker_threads {
+    let mut workers = match args.worker_threads {
         Some(n) => format!(".worker_threads({})", Literal::usize_unsuffixed(n)),
         None => String::new(),
     };
+    if let Some(paused) = args.start_paused {
+        workers.push_str(&format!(".start_paused({paused})"));
+    }
     let message = format!("{} could not start the heist runtime", kind.attribute());
     let runtime = format!(
         "#[allow(clippy::expect_used)] \
@@ -379,9 +386,9 @@ fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
     let attribute = kind.attribute();
     let open = attribute.trim_end_matches(']');
     let accepted = format!(
-        "{attribute} accepts `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`, and \
-         `worker_threads = N` (N a positive integer, multi_thread only), as in \
-         `{open}(flavor = \"multi_thread\", worker_threads = 4)]`"
+        "{attribute} accepts `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`, \
+         `worker_threads = N` (N a positive integer, multi_thread only) and `start_paused = true`, \
+         as in `{open}(flavor = \"multi_thread\", worker_threads = 4)]`"
     );
     let mut parsed = Args::default();
     let mut worker_threads_span = None;
@@ -396,6 +403,23 @@ fn parse_args(kind: Kind, args: TokenStream) -> Result<Args, Error> {
                 ));
             }
         };
+        if key == "start_paused" {
+            let value = parse_start_paused(&token, &mut tokens)?;
+            if parsed.start_paused.replace(value).is_some() {
+                return Err(Error::new(token.span(), "`start_paused` is given twice"));
+            }
+            match tokens.next() {
+                None => {}
+                Some(TokenTree::Punct(punct)) if punct.as_char() == ',' => {}
+                Some(other) => {
+                    return Err(Error::new(
+                        other.span(),
+                        format!("expected `,` between arguments: {accepted}"),
+                    ));
+                }
+            }
+            continue;
+        }
         if key != "worker_threads" && key != "flavor" {
             return Err(Error::new(
                 token.span(),
@@ -479,6 +503,25 @@ fn parse_flavor(value: &TokenTree) -> Result<Flavor, Error> {
                  that calls block_on) or \"multi_thread\" (worker threads)"
             ),
         )),
+    }
+}
+
+/// `= true` or `= false` after `start_paused`.
+fn parse_start_paused(
+    key: &TokenTree,
+    tokens: &mut std::iter::Peekable<proc_macro::token_stream::IntoIter>,
+) -> Result<bool, Error> {
+    let usage = "`start_paused` takes `true` or `false`, as in `start_paused = true`";
+    match tokens.next() {
+        Some(TokenTree::Punct(punct)) if punct.as_char() == '=' => {}
+        Some(other) => return Err(Error::new(other.span(), usage)),
+        None => return Err(Error::new(key.span(), usage)),
+    }
+    match tokens.next() {
+        Some(TokenTree::Ident(value)) if value.to_string() == "true" => Ok(true),
+        Some(TokenTree::Ident(value)) if value.to_string() == "false" => Ok(false),
+        Some(other) => Err(Error::new(other.span(), usage)),
+        None => Err(Error::new(key.span(), usage)),
     }
 }
 

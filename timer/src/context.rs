@@ -70,3 +70,34 @@ pub(crate) fn shard_of(driver: &Arc<Driver>) -> Option<usize> {
         .ok()
         .flatten()
 }
+
+/// Now, by the current runtime's clock; the system clock outside a runtime, and while no
+/// clock in the process was ever paused (one relaxed load).
+pub(crate) fn now() -> std::time::Instant {
+    if crate::clock::ALTERED_CLOCKS.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return std::time::Instant::now();
+    }
+    CURRENT
+        .try_with(|current| current.borrow().as_ref().map(|(driver, _)| driver.now()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(std::time::Instant::now)
+}
+
+/// The current driver, for the clock functions; panics outside a runtime saying what to do.
+#[track_caller]
+pub(crate) fn current_driver(what: &str) -> Arc<Driver> {
+    let current = CURRENT
+        .try_with(|current| current.borrow().as_ref().map(|(driver, _)| driver.clone()))
+        .ok()
+        .flatten();
+    // A `match`, not `unwrap_or_else`: a closure would lose the caller's location.
+    match current {
+        Some(driver) => driver,
+        None => panic!(
+            "{what} called outside a heist runtime: the clock belongs to a runtime. Call it \
+             inside Runtime::block_on or a task (or after Runtime::enter), or use \
+             #[heist::test(start_paused = true)]."
+        ),
+    }
+}

@@ -13,6 +13,13 @@
 //! earliest timer is never slept through. (Fences rather than `SeqCst` accesses alone: the
 //! C11 model needs them for this pattern, and loom checks fences, not `SeqCst` accesses.)
 //!
+//! The clock (`clock.rs`): every "now" here is the driver's clock's. While it is paused, a
+//! sleeper gets no timeout (the clock would not move while it slept) but the earliest
+//! deadline ([`TimerSleep::paused_until`]), which the runtime may jump to with
+//! [`Driver::auto_advance`]; [`Driver::wake_sleeper`] makes the sleeper look again when the
+//! runtime may have become idle. It fences before reading the sleeper, as a registration
+//! does, and the executor reads what it checks for idleness after `try_sleep`'s fence.
+//!
 //! Shutdown ([`Driver::shutdown`]): once the runtime's workers are gone nobody fires the
 //! timers, so a timer left in a wheel would never fire and its task would wait for good. The
 //! driver is marked shut down, then every wheel is emptied under its lock and the wakers are
@@ -20,6 +27,7 @@
 //! woken or refused. The woken timers (and any polled later) see the mark and panic with
 //! `SHUT_DOWN` instead of waiting: `sleep` returns `()`, so there is no error to return.
 
+use crate::clock::Clock;
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst, fence};
 use crate::{Key, Wheel};
@@ -51,6 +59,8 @@ pub(crate) struct ShutDown;
 /// The timers of one runtime.
 pub struct Driver {
     origin: Instant,
+    /// What "now" is for these timers; see `clock.rs`.
+    clock: Clock,
     shards: Box<[CachePadded<Shard>]>,
     /// The tick the sleeping thread will wake at by itself; see the module docs.
     sleeping_until: AtomicU64,
@@ -92,9 +102,11 @@ impl std::fmt::Debug for Driver {
 pub struct TimerSleep<'a> {
     driver: &'a Driver,
     timeout: Option<Duration>,
-    /// The tick the sleeper wakes at by itself (`NEVER`: only when woken); read by the models.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The earliest deadline's tick (`NEVER`: no timer). While the clock is paused the
+    /// sleeper does not wake by itself: the runtime may advance the clock to it instead.
     until: u64,
+    /// The clock was paused when the sleep was computed.
+    paused: bool,
 }
 
 impl TimerSleep<'_> {
@@ -107,6 +119,18 @@ impl TimerSleep<'_> {
     #[cfg(test)]
     pub(crate) fn until_tick(&self) -> u64 {
         self.until
+    }
+
+    /// With the clock paused and a timer pending that is not due yet: the instant of the
+    /// earliest deadline, which the runtime may move the clock to with
+    /// [`Driver::auto_advance`] when it has nothing else to do. `None` otherwise.
+    pub fn paused_until(&self) -> Option<Instant> {
+        if !self.paused || self.until == NEVER || self.timeout.is_some() {
+            return None;
+        }
+        // Not `instant_of`, which caps at 30 years from the origin: a paused clock may have
+        // been advanced past that, and must still reach every deadline exactly.
+        self.driver.origin.checked_add(Duration::from_micros(self.until))
     }
 }
 
@@ -130,8 +154,10 @@ impl Driver {
                 })
             })
             .collect();
+        let clock = Clock::new();
         Driver {
-            origin: Instant::now(),
+            origin: clock.now(),
+            clock,
             shards,
             sleeping_until: AtomicU64::new(NO_SLEEPER),
             sleeper_present: AtomicBool::new(false),
@@ -276,13 +302,13 @@ impl Driver {
     /// True when some timer may be due now: cheap enough for a busy worker to ask often.
     pub fn is_due(&self) -> bool {
         let next = self.next_tick();
-        next != NEVER && next <= self.tick_at(Instant::now())
+        next != NEVER && next <= self.tick_at(self.clock.now())
     }
 
     /// Wakes every timer whose deadline has passed, on every shard. Wakers run after the
     /// shard's lock is released. Returns how many were woken.
     pub fn fire_due(&self) -> usize {
-        self.fire_due_at(self.tick_at(Instant::now()))
+        self.fire_due_at(self.tick_at(self.clock.now()))
     }
 
     pub(crate) fn fire_due_at(&self, now: u64) -> usize {
@@ -342,21 +368,134 @@ impl Driver {
         self.sleeping_until.store(NEVER, SeqCst);
         fence(SeqCst);
         let next = self.next_tick();
+        let paused = self.clock.is_paused();
         if next == NEVER {
             return Some(TimerSleep {
                 driver: self,
                 timeout: None,
                 until: NEVER,
+                paused,
             });
         }
         self.sleeping_until.store(next, SeqCst);
-        // Zero when a timer is already due: the caller fires it right after its (empty) sleep.
-        let timeout = self.instant_of(next).saturating_duration_since(Instant::now());
+        let now = self.clock.now();
+        let timeout = if paused {
+            // A paused clock does not move while we sleep: a timed sleep would wake to find
+            // nothing due. Sleep until woken (by `advance`, `resume`, a registration, or
+            // to auto-advance) unless a timer is due already.
+            (next <= self.tick_at(now)).then_some(Duration::ZERO)
+        } else {
+            // Zero when a timer is already due: the caller fires it right after its (empty) sleep.
+            Some(self.instant_of(next).saturating_duration_since(now))
+        };
         Some(TimerSleep {
             driver: self,
-            timeout: Some(timeout),
+            timeout,
             until: next,
+            paused,
         })
+    }
+}
+
+/// The clock: pausing, advancing and auto-advance. The functions of `heist::time` call these
+/// on the current runtime's driver; the runtime's park decides when to auto-advance.
+impl Driver {
+    /// Now, by this driver's clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// True while the clock is paused (a relaxed load).
+    pub fn is_paused(&self) -> bool {
+        self.clock.is_paused()
+    }
+
+    /// Stops the clock: time moves only by [`advance`](Self::advance) and
+    /// [`auto_advance`](Self::auto_advance) until [`resume`](Self::resume).
+    ///
+    /// # Panics
+    /// If the clock is already paused, with a message saying what to do instead.
+    #[track_caller]
+    pub fn pause(&self) {
+        let align = |now| {
+            self.origin
+                .checked_add(Duration::from_micros(self.tick_for(now)))
+                .unwrap_or(now)
+        };
+        if let Err(error) = self.clock.pause(align) {
+            panic!("{}", error.message("heist::time::pause"));
+        }
+    }
+
+    /// Restarts a paused clock from where it stands, at the system clock's pace, and wakes the
+    /// thread sleeping on the timers so that it sleeps by the running clock again.
+    ///
+    /// # Panics
+    /// If the clock is not paused, with a message saying what to do instead.
+    #[track_caller]
+    pub fn resume(&self) {
+        if let Err(error) = self.clock.resume() {
+            panic!("{}", error.message("heist::time::resume"));
+        }
+        self.wake_sleeper();
+    }
+
+    /// Moves the paused clock forward by `duration` and wakes, on this thread, every timer
+    /// that is due by then. Returns how many were woken.
+    ///
+    /// # Panics
+    /// If the clock is not paused, with a message saying what to do instead.
+    #[track_caller]
+    pub fn advance(&self, duration: Duration) -> usize {
+        if let Err(error) = self.clock.advance(duration) {
+            panic!("{}", error.message("heist::time::advance"));
+        }
+        self.fire_due()
+    }
+
+    /// Moves the paused clock to `sleep`'s earliest deadline ([`TimerSleep::paused_until`]),
+    /// if it is still paused and behind it; the caller then fires what is due. The runtime
+    /// calls it when nothing else can happen: every worker idle, no task queued, no I/O ready,
+    /// and [`auto_advance_inhibited`](Self::auto_advance_inhibited) false. True if it moved.
+    pub fn auto_advance(&self, sleep: &TimerSleep<'_>) -> bool {
+        sleep
+            .paused_until()
+            .is_some_and(|until| self.clock.advance_to(until))
+    }
+
+    /// Counts a thread outside the runtime's workers that may still wake tasks or create
+    /// timers (a thread in `block_on` that is awake, a blocking job in flight): while any is
+    /// counted, the runtime must not auto-advance.
+    pub fn inhibit_auto_advance(&self) {
+        self.clock.inhibit_auto_advance();
+    }
+
+    /// Undoes one [`inhibit_auto_advance`](Self::inhibit_auto_advance). When that leaves none
+    /// and the clock is paused, the thread sleeping on the timers is woken to reconsider
+    /// auto-advance.
+    pub fn allow_auto_advance(&self) {
+        if self.clock.allow_auto_advance() && self.clock.is_paused() {
+            self.wake_sleeper();
+        }
+    }
+
+    /// True while some thread is counted by [`inhibit_auto_advance`](Self::inhibit_auto_advance).
+    pub fn auto_advance_inhibited(&self) -> bool {
+        self.clock.auto_advance_inhibited()
+    }
+
+    /// Wakes the thread sleeping on the timers, if any, so that it looks again (at the
+    /// clock, and whether to auto-advance). A thread that is about to sleep on the timers
+    /// needs no waking: it orders its `try_sleep` before its look, and the caller orders what
+    /// it changed before this (both `SeqCst` and fenced).
+    pub fn wake_sleeper(&self) {
+        fence(SeqCst);
+        if self.sleeper_present.load(SeqCst) {
+            let sleeper = self.sleeper.lock().clone();
+            if let Some(waker) = sleeper {
+                waker.wake();
+            }
+        }
     }
 }
 

@@ -1,10 +1,11 @@
 //! `interval` and `interval_at`.
 
+use crate::Instant;
 use crate::sleep::{Sleep, deadline_after, sleep_until};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What an [`Interval`] does about ticks it could not deliver on time (the task was busy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,12 +32,13 @@ pub fn interval(period: Duration) -> Interval {
     interval_at(Instant::now(), period)
 }
 
-/// Ticks every `period`, the first tick at `start`.
+/// Ticks every `period`, the first tick at `start` (a [`heist::time::Instant`](crate::Instant)
+/// or a `std::time::Instant`).
 ///
 /// # Panics
 /// If `period` is zero: an interval of zero would tick forever without waiting.
 #[track_caller]
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
+pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
     assert!(
         period > Duration::ZERO,
         "heist::time::interval: the period must be greater than zero"
@@ -69,10 +71,10 @@ impl Interval {
         std::task::ready!(Pin::new(&mut self.delay).poll(cx));
         let scheduled = self.delay.deadline();
         let now = Instant::now();
-        let next = if now > deadline_after(scheduled, LATE) {
+        let next = if now > after(scheduled, LATE) {
             self.after_missed(scheduled, now)
         } else {
-            deadline_after(scheduled, self.period)
+            after(scheduled, self.period)
         };
         Pin::new(&mut self.delay).reset(next);
         Poll::Ready(scheduled)
@@ -80,19 +82,19 @@ impl Interval {
 
     fn after_missed(&self, scheduled: Instant, now: Instant) -> Instant {
         match self.missed_tick_behavior {
-            MissedTickBehavior::Burst => deadline_after(scheduled, self.period),
-            MissedTickBehavior::Delay => deadline_after(now, self.period),
+            MissedTickBehavior::Burst => after(scheduled, self.period),
+            MissedTickBehavior::Delay => after(now, self.period),
             MissedTickBehavior::Skip => {
                 let behind = (now - scheduled).as_nanos() % self.period.as_nanos();
                 let behind = Duration::from_nanos(u64::try_from(behind).unwrap_or(u64::MAX));
-                deadline_after(now, self.period - behind)
+                after(now, self.period - behind)
             }
         }
     }
 
     /// Restarts the schedule: the next tick comes one period from now.
     pub fn reset(&mut self) {
-        Pin::new(&mut self.delay).reset(deadline_after(Instant::now(), self.period));
+        Pin::new(&mut self.delay).reset(after(Instant::now(), self.period));
     }
 
     /// The time between ticks.
@@ -109,4 +111,9 @@ impl Interval {
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.missed_tick_behavior = behavior;
     }
+}
+
+/// `instant + duration`, saturating at a far-off instant.
+fn after(instant: Instant, duration: Duration) -> Instant {
+    Instant::from_std(deadline_after(instant.into_std(), duration))
 }

@@ -134,3 +134,58 @@ fn registration_racing_shutdown_is_refused_or_woken() {
         assert_eq!(driver.register(0, 5, &counting_waker().1), Err(ShutDown));
     });
 }
+
+/// The paused clock's hand-shake: a thread that stops inhibiting auto-advance (a `block_on`
+/// thread falling asleep, a blocking job ending) while a worker settles down to sleep on the
+/// timers. Either the sleeper sees no inhibitor left (and auto-advances) or it is woken to
+/// look again: never asleep with no timeout while the runtime could move the clock.
+#[test]
+fn allowing_auto_advance_racing_the_sleeper_is_never_missed() {
+    crate::sync::model(|| {
+        let driver = Arc::new(Driver::new(1));
+        driver.pause();
+        let (_, task) = counting_waker();
+        driver.register(0, 1_000_000, &task).unwrap();
+        driver.inhibit_auto_advance();
+        let (sleeper_wakes, sleeper) = counting_waker();
+        let allower = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.allow_auto_advance())
+        };
+        let sleep = driver
+            .try_sleep(&sleeper)
+            .expect("nobody else sleeps on the timers");
+        assert!(sleep.timeout().is_none(), "a paused clock's sleep has no timeout");
+        assert!(sleep.paused_until().is_some(), "a timer is pending");
+        let inhibited = driver.auto_advance_inhibited();
+        allower.join().unwrap();
+        assert!(
+            !inhibited || sleeper_wakes.0.load(SeqCst) > 0,
+            "the sleeper saw an inhibitor and nobody woke it when it left"
+        );
+        assert!(driver.auto_advance(&sleep) || inhibited);
+        drop(sleep);
+    });
+}
+
+/// `advance` fires exactly the timers due by the new time, and `now` follows it.
+#[test]
+fn advance_fires_what_is_due_by_then() {
+    crate::sync::model(|| {
+        let driver = Arc::new(Driver::new(2));
+        driver.pause();
+        let start = driver.now();
+        let (soon_wakes, soon) = counting_waker();
+        let (late_wakes, late) = counting_waker();
+        let tick = |after: std::time::Duration| driver.tick_for(start + after);
+        driver
+            .register(0, tick(std::time::Duration::from_secs(1)), &soon)
+            .unwrap();
+        driver
+            .register(1, tick(std::time::Duration::from_secs(2)), &late)
+            .unwrap();
+        assert_eq!(driver.advance(std::time::Duration::from_secs(1)), 1);
+        assert_eq!(driver.now() - start, std::time::Duration::from_secs(1));
+        assert_eq!((soon_wakes.0.load(SeqCst), late_wakes.0.load(SeqCst)), (1, 0));
+    });
+}

@@ -1,5 +1,6 @@
 //! `sleep` and `sleep_until`.
 
+use crate::Instant;
 use crate::Key;
 use crate::context;
 use crate::driver::{Driver, SHUT_DOWN};
@@ -7,10 +8,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Waits until `duration` has elapsed. `Duration::MAX` (or any duration past the year ~2050)
-/// waits forever without overflowing.
+/// Waits until `duration` has elapsed by the runtime's clock. `Duration::MAX` (or any
+/// duration past the year ~2050) waits forever without overflowing. While the clock is paused
+/// (`heist::time::pause`), only `heist::time::advance` or the runtime's auto-advance ends it.
 ///
 /// See `heist::time` for an example.
 ///
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 /// and [`interval`](crate::interval), which sleep inside.
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep {
-        deadline: deadline_after(Instant::now(), duration),
+        deadline: Instant::from_std(deadline_after(crate::context::now(), duration)),
         state: State::Unregistered {
             deadline_ahead: !duration.is_zero(),
         },
@@ -29,11 +31,14 @@ pub fn sleep(duration: Duration) -> Sleep {
 
 /// Waits until `deadline`; a deadline in the past completes at once.
 ///
+/// `deadline` is a [`heist::time::Instant`](crate::Instant), or a `std::time::Instant`
+/// (the same axis: a paused clock's instants are system-clock instants ahead of it).
+///
 /// # Panics
 /// As [`sleep`].
-pub fn sleep_until(deadline: Instant) -> Sleep {
+pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
-        deadline,
+        deadline: deadline.into(),
         state: State::Unregistered {
             deadline_ahead: false,
         },
@@ -41,11 +46,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 }
 
 /// An instant far enough ahead to mean "never" (30 years), for deadlines that would overflow.
-pub(crate) fn far_future(now: Instant) -> Instant {
+pub(crate) fn far_future(now: std::time::Instant) -> std::time::Instant {
     now + Duration::from_secs(86_400 * 365 * 30)
 }
 
-pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
+pub(crate) fn deadline_after(now: std::time::Instant, duration: Duration) -> std::time::Instant {
     now.checked_add(duration)
         .map_or_else(|| far_future(now), |deadline| deadline.min(far_future(now)))
 }
@@ -121,9 +126,14 @@ impl Sleep {
         self.deadline
     }
 
-    /// True once the deadline has passed.
+    /// True once the deadline has passed, by the clock of the runtime it registered in (the
+    /// current runtime's before its first poll).
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        let now = match &self.state {
+            State::Registered(registration) => Instant::from_std(registration.driver.now()),
+            State::Unregistered { .. } => Instant::now(),
+        };
+        now >= self.deadline
     }
 
     /// Moves the deadline; the sleep completes at the new one even if the old one passed.
@@ -131,7 +141,8 @@ impl Sleep {
     /// Safe to call from another task than the one awaiting the sleep: the entry stays in
     /// the wheel (moved to fire at once if the new deadline has passed), so the waiting task
     /// is woken either way.
-    pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
+    pub fn reset(mut self: Pin<&mut Self>, deadline: impl Into<Instant>) {
+        let deadline = deadline.into();
         self.deadline = deadline;
         let registration = match &mut self.state {
             State::Unregistered { deadline_ahead } => {
@@ -141,7 +152,7 @@ impl Sleep {
             State::Registered(registration) => registration,
         };
         registration.check_clock = true;
-        let tick = registration.driver.tick_for(deadline);
+        let tick = registration.driver.tick_for(deadline.into_std());
         // A later deadline keeps the old entry: when it fires, the poll finds the deadline
         // beyond it and registers again. An earlier one moves now, to wake in time.
         if tick < registration.tick {
@@ -201,7 +212,7 @@ impl Sleep {
                     return Poll::Ready(());
                 }
                 let registered = context::with_current("heist::time::Sleep", |driver, shard| {
-                    let tick = driver.tick_for(deadline);
+                    let tick = driver.tick_for(deadline.into_std());
                     // The wheel already advanced past the deadline: it has passed.
                     (!driver.has_fired(shard, tick))
                         .then(|| Registration::new(driver, shard, tick, cx.waker()))
@@ -216,7 +227,7 @@ impl Sleep {
             }
             State::Registered(registration) => registration,
         };
-        if std::mem::take(&mut registration.check_clock) && Instant::now() >= deadline {
+        if std::mem::take(&mut registration.check_clock) && registration.driver.now() >= deadline.into_std() {
             this.deregister();
             return Poll::Ready(());
         }
@@ -230,7 +241,7 @@ impl Sleep {
         // wheel rather than the entry firing (`has_fired` alone never lies: shutdown leaves
         // it as it was), so only the clock can tell the deadline has passed.
         if driver.is_shut_down() {
-            if Instant::now() < deadline {
+            if driver.now() < deadline.into_std() {
                 panic!("{SHUT_DOWN}");
             }
             this.state = State::Unregistered {
@@ -238,7 +249,7 @@ impl Sleep {
             };
             return Poll::Ready(());
         }
-        let wanted = driver.tick_for(deadline);
+        let wanted = driver.tick_for(deadline.into_std());
         if wanted <= registration.tick {
             // Fired at its tick, which is not before the deadline.
             this.state = State::Unregistered {

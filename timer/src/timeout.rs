@@ -1,10 +1,11 @@
 //! `timeout` and `timeout_at`.
 
+use crate::Instant;
 use crate::sleep::{Sleep, sleep, sleep_until};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Errors of the time API.
 pub mod error {
@@ -44,11 +45,12 @@ pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoF
     }
 }
 
-/// Like [`timeout`], with a deadline.
+/// Like [`timeout`], with a deadline (a [`heist::time::Instant`](crate::Instant) or a
+/// `std::time::Instant`).
 ///
 /// # Panics
 /// As [`timeout`].
-pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
+pub fn timeout_at<F: IntoFuture>(deadline: impl Into<Instant>, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
         delay: sleep_until(deadline),
