@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use heist::net::TcpListener;
+use heist::net::{TcpListener, TcpStream};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
@@ -75,7 +75,11 @@ async fn run(addr: String, workers: usize) -> ExitCode {
             }
         }
     };
-    let served = heist::hyper::serve(listener, tower::service_fn(hello))
+    let connections = Connections {
+        listener,
+        nodelay: std::env::var_os("HTTP_NAGLE").is_none(),
+    };
+    let served = heist::hyper::serve(connections, tower::service_fn(hello))
         .with_graceful_shutdown(signal)
         .await;
     match served {
@@ -88,5 +92,32 @@ async fn run(addr: String, workers: usize) -> ExitCode {
             println!("all connections closed");
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// The listener `serve` takes: heist's `TcpListener`, setting `TCP_NODELAY` on each connection
+/// as `serve` does for a bare `TcpListener`, unless `HTTP_NAGLE` is set (any value): that
+/// leaves Nagle's algorithm on, for `benches/http_pipelined.sh`, which checks that a response
+/// leaves in one write.
+struct Connections {
+    listener: TcpListener,
+    nodelay: bool,
+}
+
+impl heist::hyper::Listener for Connections {
+    type Io = TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+        let (stream, addr) = self.listener.accept().await?;
+        if self.nodelay {
+            // Fails only on a socket already dead, which its first read or write reports.
+            let _ = stream.set_nodelay(true);
+        }
+        Ok((stream, addr))
+    }
+
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
     }
 }

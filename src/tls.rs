@@ -114,11 +114,12 @@ impl TlsListener {
 
 #[cfg(feature = "hyper")]
 impl crate::hyper::Listener for TlsListener {
-    type Io = TlsConnection;
+    type Io = crate::hyper::HeistIo<TlsConnection>;
     type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> io::Result<(TlsConnection, SocketAddr)> {
-        TlsListener::accept(self).await
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (connection, addr) = TlsListener::accept(self).await?;
+        Ok((crate::hyper::HeistIo::new(connection), addr))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

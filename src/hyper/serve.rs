@@ -16,7 +16,6 @@ use std::task::{Context, Poll, ready};
 use ::hyper::body::{Body, Incoming};
 use ::hyper::{Request, Response};
 use futures_lite::future;
-use futures_lite::io::{AsyncRead, AsyncWrite};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -36,8 +35,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// [`UnixListener`](crate::net::UnixListener) on Unix. Implement it to serve from anything
 /// else (a listener that sets socket options on each connection, say).
 pub trait Listener: Send + 'static {
-    /// A connection.
-    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A connection, in hyper's I/O traits: a heist [`TcpStream`](crate::net::TcpStream) as it
+    /// is (it reads straight into hyper's buffer), any other `futures-io` stream in a
+    /// [`HeistIo`].
+    type Io: ::hyper::rt::Read + ::hyper::rt::Write + Unpin + Send + 'static;
     /// The peer's address.
     type Addr: Send;
 
@@ -68,11 +69,12 @@ impl Listener for crate::net::TcpListener {
 
 #[cfg(unix)]
 impl Listener for crate::net::UnixListener {
-    type Io = crate::net::UnixStream;
+    type Io = HeistIo<crate::net::UnixStream>;
     type Addr = std::os::unix::net::SocketAddr;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
-        crate::net::UnixListener::accept(self).await
+        let (stream, addr) = crate::net::UnixListener::accept(self).await?;
+        Ok((HeistIo::new(stream), addr))
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -335,7 +337,7 @@ where
         let builder = builder.clone();
         let service = TowerToHyperService::new(service.clone());
         drop(crate::spawn(async move {
-            let io = HeistIo::new(FirstBytesDeadline::new(io, header_read_timeout));
+            let io = FirstBytesDeadline::new(io, header_read_timeout);
             let connection = builder.serve_connection_with_upgrades(io, service);
             // The connection's error (a client gone mid-request) concerns that client only.
             let _ = watcher.watch(connection).await;
@@ -367,12 +369,25 @@ impl<T> FirstBytesDeadline<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for FirstBytesDeadline<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+impl<T: ::hyper::rt::Read + Unpin> ::hyper::rt::Read for FirstBytesDeadline<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ::hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
+        // The inner read goes through a `ReadBuf` of our own over the same memory, to learn
+        // how many bytes it brought.
+        // SAFETY: the inner reader only writes initialized bytes into the slice, through
+        // `ReadBuf`, and never de-initializes any.
+        let mut inner = ::hyper::rt::ReadBuf::uninit(unsafe { buf.as_mut() });
+        match Pin::new(&mut this.io).poll_read(cx, inner.unfilled()) {
             Poll::Ready(read) => {
-                if this.timeout.is_some() && !matches!(read, Ok(0)) {
+                let brought = inner.filled().len();
+                // SAFETY: the first `brought` bytes are filled, so initialized.
+                unsafe { buf.advance(brought) };
+                // Bytes came, or an error: the deadline is over.
+                if this.timeout.is_some() && (read.is_err() || brought > 0) {
                     this.timeout = None;
                     this.deadline = None;
                 }
@@ -393,9 +408,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for FirstBytesDeadline<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for FirstBytesDeadline<T> {
+impl<T: ::hyper::rt::Write + Unpin> ::hyper::rt::Write for FirstBytesDeadline<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 
     fn poll_write_vectored(
@@ -410,7 +429,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FirstBytesDeadline<T> {
         Pin::new(&mut self.get_mut().io).poll_flush(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
