@@ -25,7 +25,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -36,10 +36,8 @@ use crate::sync::Notify;
 pub(super) struct Chan<T> {
     state: Mutex<State<T>>,
     cap: usize,
-    /// Live `Sender`s (and `OwnedPermit`s, which each hold one).
-    senders: AtomicUsize,
-    /// Live `WeakSender`s.
-    weak_senders: AtomicUsize,
+    /// Live `Sender`s (and `OwnedPermit`s, which each hold one) and `WeakSender`s.
+    pub(super) senders: super::senders::SenderCounts,
     /// Wakes `Sender::closed` waiters when the channel closes.
     closed_notify: Notify,
 }
@@ -117,8 +115,7 @@ impl<T> Chan<T> {
                 rx_waker: None,
             }),
             cap,
-            senders: AtomicUsize::new(1),
-            weak_senders: AtomicUsize::new(0),
+            senders: super::senders::SenderCounts::new(),
             closed_notify: Notify::new(),
         }
     }
@@ -264,7 +261,7 @@ impl<T> Chan<T> {
     /// Nothing more can come: every sender is gone, or the channel is closed and no slot is
     /// reserved.
     fn is_finished(&self, state: &State<T>) -> bool {
-        self.senders.load(Ordering::Acquire) == 0 || (state.closed && state.free == self.cap)
+        self.senders.strong_count() == 0 || (state.closed && state.free == self.cap)
     }
 
     /// Moves up to `limit` messages into `buffer`; `Ready(0)` once nothing more can come.
@@ -361,28 +358,9 @@ impl<T> Chan<T> {
         }
     }
 
-    pub(super) fn add_sender(&self) {
-        self.senders.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A sender from a weak one, if any strong sender is still alive.
-    pub(super) fn upgrade(&self) -> bool {
-        let mut count = self.senders.load(Ordering::Relaxed);
-        while count > 0 {
-            match self
-                .senders
-                .compare_exchange_weak(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(actual) => count = actual,
-            }
-        }
-        false
-    }
-
     /// Drops a sender; the last one wakes the receiver, which then sees the end.
     pub(super) fn drop_sender(&self) {
-        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.senders.remove_sender() {
             // Under the lock: a receiver that looked at the count before the decrement has
             // registered its waker by now.
             let rx = self.lock().rx_waker.take();
@@ -390,22 +368,6 @@ impl<T> Chan<T> {
                 rx.wake();
             }
         }
-    }
-
-    pub(super) fn strong_count(&self) -> usize {
-        self.senders.load(Ordering::Acquire)
-    }
-
-    pub(super) fn weak_count(&self) -> usize {
-        self.weak_senders.load(Ordering::Acquire)
-    }
-
-    pub(super) fn add_weak(&self) {
-        self.weak_senders.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn drop_weak(&self) {
-        self.weak_senders.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The receiver is gone: close, and drop what is queued now rather than when the last

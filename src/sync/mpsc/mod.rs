@@ -54,6 +54,7 @@ use std::task::{Context, Poll};
 use self::error::{SendError, TryRecvError, TrySendError};
 
 mod bounded;
+mod senders;
 mod unbounded;
 
 /// The errors of [`mpsc`](super::mpsc), under tokio's names.
@@ -214,7 +215,7 @@ pub struct Sender<T> {
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        self.chan.add_sender();
+        self.chan.senders.add_sender();
         Sender {
             chan: self.chan.clone(),
         }
@@ -510,7 +511,7 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected));
     /// ```
     pub fn downgrade(&self) -> WeakSender<T> {
-        self.chan.add_weak();
+        self.chan.senders.add_weak();
         WeakSender {
             chan: self.chan.clone(),
         }
@@ -518,12 +519,12 @@ impl<T> Sender<T> {
 
     /// The number of [`Sender`]s (and [`OwnedPermit`]s, which each hold one) of this channel.
     pub fn strong_count(&self) -> usize {
-        self.chan.strong_count()
+        self.chan.senders.strong_count()
     }
 
     /// The number of [`WeakSender`]s of this channel.
     pub fn weak_count(&self) -> usize {
-        self.chan.weak_count()
+        self.chan.senders.weak_count()
     }
 }
 
@@ -649,25 +650,25 @@ impl<T> WeakSender<T> {
     /// A [`Sender`], if any sender (or [`OwnedPermit`]) is still alive; `None` once the last
     /// one is gone, for good.
     pub fn upgrade(&self) -> Option<Sender<T>> {
-        self.chan.upgrade().then(|| Sender {
+        self.chan.senders.upgrade().then(|| Sender {
             chan: self.chan.clone(),
         })
     }
 
     /// The number of [`Sender`]s of this channel.
     pub fn strong_count(&self) -> usize {
-        self.chan.strong_count()
+        self.chan.senders.strong_count()
     }
 
     /// The number of [`WeakSender`]s of this channel.
     pub fn weak_count(&self) -> usize {
-        self.chan.weak_count()
+        self.chan.senders.weak_count()
     }
 }
 
 impl<T> Clone for WeakSender<T> {
     fn clone(&self) -> Self {
-        self.chan.add_weak();
+        self.chan.senders.add_weak();
         WeakSender {
             chan: self.chan.clone(),
         }
@@ -676,7 +677,7 @@ impl<T> Clone for WeakSender<T> {
 
 impl<T> Drop for WeakSender<T> {
     fn drop(&mut self) {
-        self.chan.drop_weak();
+        self.chan.senders.drop_weak();
     }
 }
 
@@ -785,7 +786,7 @@ impl<T> Receiver<T> {
     /// Whether the channel is closed: every sender is gone, or [`close`](Self::close) was
     /// called. Messages may still be queued.
     pub fn is_closed(&self) -> bool {
-        self.chan.strong_count() == 0 || self.chan.is_closed()
+        self.chan.senders.strong_count() == 0 || self.chan.is_closed()
     }
 
     /// The number of queued messages.
@@ -810,12 +811,12 @@ impl<T> Receiver<T> {
 
     /// The number of [`Sender`]s of this channel.
     pub fn sender_strong_count(&self) -> usize {
-        self.chan.strong_count()
+        self.chan.senders.strong_count()
     }
 
     /// The number of [`WeakSender`]s of this channel.
     pub fn sender_weak_count(&self) -> usize {
-        self.chan.weak_count()
+        self.chan.senders.weak_count()
     }
 }
 
@@ -827,7 +828,7 @@ pub struct UnboundedSender<T> {
 
 impl<T> Clone for UnboundedSender<T> {
     fn clone(&self) -> Self {
-        self.chan.add_sender();
+        self.chan.senders.add_sender();
         UnboundedSender {
             chan: self.chan.clone(),
         }
@@ -885,7 +886,7 @@ impl<T> UnboundedSender<T> {
     /// assert!(weak.upgrade().is_none());
     /// ```
     pub fn downgrade(&self) -> WeakUnboundedSender<T> {
-        self.chan.add_weak();
+        self.chan.senders.add_weak();
         WeakUnboundedSender {
             chan: self.chan.clone(),
         }
@@ -893,12 +894,12 @@ impl<T> UnboundedSender<T> {
 
     /// The number of [`UnboundedSender`]s of this channel.
     pub fn strong_count(&self) -> usize {
-        self.chan.strong_count()
+        self.chan.senders.strong_count()
     }
 
     /// The number of [`WeakUnboundedSender`]s of this channel.
     pub fn weak_count(&self) -> usize {
-        self.chan.weak_count()
+        self.chan.senders.weak_count()
     }
 }
 
@@ -912,25 +913,25 @@ impl<T> WeakUnboundedSender<T> {
     /// An [`UnboundedSender`], if any is still alive; `None` once the last one is gone, for
     /// good.
     pub fn upgrade(&self) -> Option<UnboundedSender<T>> {
-        self.chan.upgrade().then(|| UnboundedSender {
+        self.chan.senders.upgrade().then(|| UnboundedSender {
             chan: self.chan.clone(),
         })
     }
 
     /// The number of [`UnboundedSender`]s of this channel.
     pub fn strong_count(&self) -> usize {
-        self.chan.strong_count()
+        self.chan.senders.strong_count()
     }
 
     /// The number of [`WeakUnboundedSender`]s of this channel.
     pub fn weak_count(&self) -> usize {
-        self.chan.weak_count()
+        self.chan.senders.weak_count()
     }
 }
 
 impl<T> Clone for WeakUnboundedSender<T> {
     fn clone(&self) -> Self {
-        self.chan.add_weak();
+        self.chan.senders.add_weak();
         WeakUnboundedSender {
             chan: self.chan.clone(),
         }
@@ -939,7 +940,7 @@ impl<T> Clone for WeakUnboundedSender<T> {
 
 impl<T> Drop for WeakUnboundedSender<T> {
     fn drop(&mut self) {
-        self.chan.drop_weak();
+        self.chan.senders.drop_weak();
     }
 }
 
@@ -1026,12 +1027,12 @@ impl<T> UnboundedReceiver<T> {
 
     /// The number of [`UnboundedSender`]s of this channel.
     pub fn sender_strong_count(&self) -> usize {
-        self.chan.strong_count()
+        self.chan.senders.strong_count()
     }
 
     /// The number of [`WeakUnboundedSender`]s of this channel.
     pub fn sender_weak_count(&self) -> usize {
-        self.chan.weak_count()
+        self.chan.senders.weak_count()
     }
 
     /// [`recv`](Self::recv) for synchronous code: blocks the thread while the queue is empty.

@@ -10,7 +10,6 @@
 //! queue refuses pushes but still pops what it holds, then reports `Closed`. Every path that
 //! closes it then wakes the receiver and the senders' `closed()` waiters.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
@@ -23,10 +22,8 @@ pub(super) struct Chan<T> {
     queue: ConcurrentQueue<T>,
     /// The receiver's waker: woken by every send and by closing.
     rx_waker: AtomicWaker,
-    /// Live `UnboundedSender`s.
-    senders: AtomicUsize,
-    /// Live `WeakUnboundedSender`s.
-    weak_senders: AtomicUsize,
+    /// Live `UnboundedSender`s and `WeakUnboundedSender`s.
+    pub(super) senders: super::senders::SenderCounts,
     /// Wakes `UnboundedSender::closed` waiters when the channel closes.
     closed: Notify,
 }
@@ -45,8 +42,7 @@ impl<T> Chan<T> {
         Chan {
             queue: ConcurrentQueue::unbounded(),
             rx_waker: AtomicWaker::new(),
-            senders: AtomicUsize::new(1),
-            weak_senders: AtomicUsize::new(0),
+            senders: super::senders::SenderCounts::new(),
             closed: Notify::new(),
         }
     }
@@ -110,45 +106,9 @@ impl<T> Chan<T> {
         }
     }
 
-    pub(super) fn add_sender(&self) {
-        self.senders.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A sender from a weak one, if any strong sender is still alive: the count never rises
-    /// from 0 again, since the last sender closed the channel.
-    pub(super) fn upgrade(&self) -> bool {
-        let mut count = self.senders.load(Ordering::Relaxed);
-        while count > 0 {
-            match self
-                .senders
-                .compare_exchange_weak(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(actual) => count = actual,
-            }
-        }
-        false
-    }
-
-    pub(super) fn strong_count(&self) -> usize {
-        self.senders.load(Ordering::Acquire)
-    }
-
-    pub(super) fn weak_count(&self) -> usize {
-        self.weak_senders.load(Ordering::Acquire)
-    }
-
-    pub(super) fn add_weak(&self) {
-        self.weak_senders.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn drop_weak(&self) {
-        self.weak_senders.fetch_sub(1, Ordering::Relaxed);
-    }
-
     /// Drops a sender; the last one closes the channel.
     pub(super) fn drop_sender(&self) {
-        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.senders.remove_sender() {
             self.close();
         }
     }
