@@ -21,7 +21,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tower_service::Service;
 
-use super::{HeistExecutor, HeistIo, HeistTimer};
+use super::{HeistExecutor, HeistTimer};
 use crate::time::{Duration, Sleep, sleep};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
@@ -37,7 +37,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub trait Listener: Send + 'static {
     /// A connection, in hyper's I/O traits: a heist [`TcpStream`](crate::net::TcpStream) as it
     /// is (it reads straight into hyper's buffer), any other `futures-io` stream in a
-    /// [`HeistIo`].
+    /// [`HeistIo`](super::HeistIo).
     type Io: ::hyper::rt::Read + ::hyper::rt::Write + Unpin + Send + 'static;
     /// The peer's address.
     type Addr: Send;
@@ -69,12 +69,12 @@ impl Listener for crate::net::TcpListener {
 
 #[cfg(unix)]
 impl Listener for crate::net::UnixListener {
-    type Io = HeistIo<crate::net::UnixStream>;
+    type Io = super::HeistIo<crate::net::UnixStream>;
     type Addr = std::os::unix::net::SocketAddr;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
         let (stream, addr) = crate::net::UnixListener::accept(self).await?;
-        Ok((HeistIo::new(stream), addr))
+        Ok((super::HeistIo::new(stream), addr))
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
