@@ -25,14 +25,9 @@ mod axum_app;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
-/// Reads a static file on the blocking pool.
-// TODO(heist::fs): `Box::pin(heist::fs::read(path))` once heist::fs lands.
+/// Reads a static file with `heist::fs` (one hop to the blocking pool).
 fn read_file(path: PathBuf) -> std::pin::Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send>> {
-    Box::pin(async move {
-        heist::spawn_blocking(move || std::fs::read(path))
-            .await
-            .unwrap_or_else(|panicked| Err(io::Error::other(panicked)))
-    })
+    Box::pin(heist::fs::read(path))
 }
 
 #[heist::main]

@@ -23,11 +23,7 @@ use hyper::body::Bytes;
 use hyper::{Request, StatusCode, Version};
 
 fn read_file(path: PathBuf) -> Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send>> {
-    Box::pin(async move {
-        heist::spawn_blocking(move || std::fs::read(path))
-            .await
-            .unwrap_or_else(|panicked| Err(io::Error::other(panicked)))
-    })
+    Box::pin(heist::fs::read(path))
 }
 
 fn static_dir() -> PathBuf {
