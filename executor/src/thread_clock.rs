@@ -142,11 +142,30 @@ mod tests {
     #[test]
     fn each_thread_reads_its_own_statistics() {
         let here = ThreadClock::current().expect("Linux has /proc/thread-self");
-        let there = std::thread::spawn(ThreadClock::current).join().unwrap().unwrap();
+        // Another thread that blocks on a channel once it has handed its clock over. (Not an
+        // exited one: `join` returns before the kernel is done with the thread, which can
+        // still read as running then.)
+        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            clock_tx.send(ThreadClock::current()).unwrap();
+            let _ = released.recv();
+        });
+        let there = clock_rx.recv().unwrap().expect("Linux has /proc/thread-self");
         let mine = here.read().unwrap();
         assert!(mine.runnable, "a thread that reads its state is running");
-        // The other thread has exited: its files answer no more, or say it is not running.
-        assert!(there.read().is_none_or(|theirs| !theirs.runnable));
+        // Its clock reads its own state: blocked, once it reaches the `recv` (a clock that
+        // read this thread's files would say running forever; the deadline only ends a hang).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while there.read().expect("the other thread is alive").runnable {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the other thread's clock reads this thread"
+            );
+            std::thread::yield_now();
+        }
+        drop(release);
+        other.join().unwrap();
         // Read again: the CPU time only grows.
         let spin = std::time::Instant::now();
         while spin.elapsed() < Duration::from_millis(20) {
