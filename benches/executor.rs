@@ -592,6 +592,92 @@ fn current_thread_ping_pong(c: &mut Criterion) {
     g.finish();
 }
 
+// ---------------------------------------------------------------------------
+// block_in_place: 64 tasks x 100 short closures run with `block_in_place` (smol has none: its
+// way to run blocking code from a task is `blocking::unblock`, which the smol row uses).
+// ---------------------------------------------------------------------------
+
+const BLOCK_IN_PLACE_TASKS: usize = 64;
+const BLOCK_IN_PLACE_CALLS: usize = 100;
+
+/// The closure: short, so the hand-off itself is what is measured.
+fn short_blocking_work() -> u64 {
+    black_box((0..64u64).sum())
+}
+
+fn block_in_place(c: &mut Criterion) {
+    let mut g = configure(
+        c,
+        "block_in_place",
+        BLOCK_IN_PLACE_TASKS * BLOCK_IN_PLACE_CALLS,
+        SAMPLE_SIZE,
+    );
+
+    {
+        let rt = heist_rt();
+        g.bench_function("heist", |b| {
+            b.iter(|| {
+                let (rem, tx, rx) = countdown(BLOCK_IN_PLACE_TASKS);
+                for _ in 0..BLOCK_IN_PLACE_TASKS {
+                    let rem = rem.clone();
+                    let tx = tx.clone();
+                    drop(rt.spawn(async move {
+                        for _ in 0..BLOCK_IN_PLACE_CALLS {
+                            black_box(heist::task::block_in_place(short_blocking_work));
+                        }
+                        count_down(&rem, &tx);
+                    }));
+                }
+                rx.recv().unwrap();
+            })
+        });
+    }
+
+    {
+        let rt = tokio_rt();
+        g.bench_function("tokio", |b| {
+            b.iter(|| {
+                let (rem, tx, rx) = countdown(BLOCK_IN_PLACE_TASKS);
+                for _ in 0..BLOCK_IN_PLACE_TASKS {
+                    let rem = rem.clone();
+                    let tx = tx.clone();
+                    drop(rt.spawn(async move {
+                        for _ in 0..BLOCK_IN_PLACE_CALLS {
+                            black_box(tokio::task::block_in_place(short_blocking_work));
+                        }
+                        count_down(&rem, &tx);
+                    }));
+                }
+                rx.recv().unwrap();
+            })
+        });
+    }
+
+    {
+        let smol = Smol::new();
+        g.bench_function("smol", |b| {
+            b.iter(|| {
+                let (rem, tx, rx) = countdown(BLOCK_IN_PLACE_TASKS);
+                for _ in 0..BLOCK_IN_PLACE_TASKS {
+                    let rem = rem.clone();
+                    let tx = tx.clone();
+                    smol.ex
+                        .spawn(async move {
+                            for _ in 0..BLOCK_IN_PLACE_CALLS {
+                                black_box(blocking::unblock(short_blocking_work).await);
+                            }
+                            count_down(&rem, &tx);
+                        })
+                        .detach();
+                }
+                rx.recv().unwrap();
+            })
+        });
+    }
+
+    g.finish();
+}
+
 criterion_group!(
     benches,
     spawn_many_local,
@@ -601,6 +687,7 @@ criterion_group!(
     chained_spawn,
     current_thread_spawn_many,
     current_thread_yield_many,
-    current_thread_ping_pong
+    current_thread_ping_pong,
+    block_in_place
 );
 criterion_main!(benches);

@@ -364,8 +364,8 @@ pub mod time {
 /// Tasks: spawning, joining, yielding.
 pub mod task {
     pub use heist_executor::{
-        AbortHandle, Id, JoinError, JoinHandle, JoinSet, TaskPool, TrySpawnError, consume_budget, spawn,
-        spawn_blocking, yield_now,
+        AbortHandle, Id, JoinError, JoinHandle, JoinSet, TaskPool, TrySpawnError, block_in_place,
+        consume_budget, spawn, spawn_blocking, yield_now,
     };
     pub use heist_executor::{AccessError, LocalKey};
     pub use heist_executor::{LocalSet, RunUntil, spawn_local};

@@ -4,6 +4,11 @@
 //! Blocking jobs are ordinary tasks (same allocation, same `JoinHandle`, same owned list, so
 //! shutdown cancels the ones that have not started) whose future runs the closure once.
 //!
+//! `block_in_place` hands a worker's core to this pool too ([`BlockingPool::run_core_elsewhere`]):
+//! that job goes to the front of the queue and always gets a thread, past the cap, since the
+//! runtime's tasks wait for it; and the threads running cores do not count against the cap,
+//! or a few long hand-offs would leave `spawn_blocking` jobs no thread.
+//!
 //! A job counts as in flight, for the paused clock (`heist_timer::Driver::inhibit_auto_advance`),
 //! from when it is queued until its task has run: past its completion, so that the task
 //! awaiting its result is queued before the clock may auto-advance, as in tokio.
@@ -30,10 +35,20 @@ pub(crate) struct BlockingPool {
     keep_alive: Duration,
 }
 
+/// What a pool thread runs.
+enum Job {
+    /// A `spawn_blocking` task.
+    Task(Notified),
+    /// Worker `index`'s core, handed off by `block_in_place`.
+    Core(usize),
+}
+
 #[derive(Default)]
 struct PoolState {
-    queue: VecDeque<Notified>,
+    queue: VecDeque<Job>,
     num_threads: usize,
+    /// Threads running a core: not counted against `max_threads`.
+    num_running_cores: usize,
     num_idle: usize,
     /// Wake-ups sent to idle threads and not yet taken; tells a real wake from a spurious one.
     num_notified: usize,
@@ -104,24 +119,19 @@ impl BlockingPool {
             // The owned list was closed first, so shutdown has cancelled or will cancel it.
             return;
         }
-        state.queue.push_back(task);
+        state.queue.push_back(Job::Task(task));
         // Until `run` has run it: see the module docs.
         handle.shared().timers.inhibit_auto_advance();
-        if state.num_idle > 0 {
-            state.num_idle -= 1;
-            state.num_notified += 1;
-            self.work_available.notify_one();
-        } else if state.num_threads < self.max_threads {
-            let id = state.next_thread_id;
-            match self.start_thread(handle, id) {
-                Ok(thread) => {
-                    state.next_thread_id += 1;
-                    state.num_threads += 1;
-                    state.threads.push((id, thread));
-                }
+        if !self.wake_idle_thread(&mut state)
+            && state.num_threads - state.num_running_cores < self.max_threads
+        {
+            match self.add_thread(&mut state, handle) {
+                Ok(()) => {}
                 Err(err) if state.num_threads == 0 => {
                     // Nobody would ever run it: refuse it rather than leave it queued forever.
-                    let task = state.queue.pop_back().expect("just pushed");
+                    let Some(Job::Task(task)) = state.queue.pop_back() else {
+                        unreachable!("just pushed")
+                    };
                     drop(state);
                     handle.shared().timers.allow_auto_advance();
                     task.cancel();
@@ -134,6 +144,43 @@ impl BlockingPool {
                 Err(_) => {}
             }
         }
+    }
+
+    /// Runs worker `index`'s core (waiting in its hand-off slot) on a pool thread: queued
+    /// first, and given a thread even past the cap. Fails if the pool is shut down or no
+    /// thread can start: the caller keeps the core then.
+    pub(crate) fn run_core_elsewhere(&self, handle: &Handle, index: usize) -> io::Result<()> {
+        let mut state = self.state.lock();
+        if state.shutdown {
+            return Err(io::Error::other("the runtime is shutting down"));
+        }
+        state.queue.push_front(Job::Core(index));
+        if self.wake_idle_thread(&mut state) {
+            return Ok(());
+        }
+        self.add_thread(&mut state, handle).inspect_err(|_| {
+            state.queue.pop_front();
+        })
+    }
+
+    /// Hands the queue's newest job to an idle thread, if there is one.
+    fn wake_idle_thread(&self, state: &mut PoolState) -> bool {
+        if state.num_idle == 0 {
+            return false;
+        }
+        state.num_idle -= 1;
+        state.num_notified += 1;
+        self.work_available.notify_one();
+        true
+    }
+
+    fn add_thread(&self, state: &mut PoolState, handle: &Handle) -> io::Result<()> {
+        let id = state.next_thread_id;
+        let thread = self.start_thread(handle, id)?;
+        state.next_thread_id += 1;
+        state.num_threads += 1;
+        state.threads.push((id, thread));
+        Ok(())
     }
 
     fn start_thread(&self, handle: &Handle, id: usize) -> io::Result<thread::JoinHandle<()>> {
@@ -149,21 +196,32 @@ impl BlockingPool {
             if let Some(hook) = &config.on_thread_start {
                 hook();
             }
-            handle.shared().blocking.run(id, &handle.shared().timers);
+            handle.shared().blocking.run(id, &handle);
             if let Some(hook) = &config.on_thread_stop {
                 hook();
             }
         })
     }
 
-    fn run(&self, id: usize, timers: &heist_timer::Driver) {
+    fn run(&self, id: usize, handle: &Handle) {
         let mut state = self.state.lock();
         loop {
-            while let Some(task) = state.queue.pop_front() {
-                drop(state);
-                task.run();
-                timers.allow_auto_advance();
-                state = self.state.lock();
+            while let Some(job) = state.queue.pop_front() {
+                match job {
+                    Job::Task(task) => {
+                        drop(state);
+                        task.run();
+                        handle.shared().timers.allow_auto_advance();
+                        state = self.state.lock();
+                    }
+                    Job::Core(index) => {
+                        state.num_running_cores += 1;
+                        drop(state);
+                        crate::worker::run_handed_off_core(handle, index);
+                        state = self.state.lock();
+                        state.num_running_cores -= 1;
+                    }
+                }
             }
             if state.shutdown {
                 break;
@@ -190,14 +248,19 @@ impl BlockingPool {
 
     /// Stops taking work and waits for the threads to finish what they are running, for at
     /// most `timeout` (forever if `None`). Threads still busy after that are left to finish
-    /// on their own. `on_own_thread`: the caller is one of this pool's threads (by its role),
-    /// which cannot wait for itself.
-    pub(crate) fn shutdown(&self, timeout: Option<Duration>, on_own_thread: bool) {
+    /// on their own. Called from one of this pool's threads (a blocking job, or a task on a
+    /// core handed off to the pool), it does not wait for that one.
+    pub(crate) fn shutdown(&self, timeout: Option<Duration>) {
         // `None`: wait for as long as it takes (also for a timeout too large to add to now).
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut state = self.state.lock();
         state.shutdown = true;
         self.work_available.notify_all();
+        let current = thread::current().id();
+        let on_own_thread = state
+            .threads
+            .iter()
+            .any(|(_, thread)| thread.thread().id() == current);
         let this_thread = usize::from(on_own_thread);
         while state.num_threads > this_thread {
             match deadline {

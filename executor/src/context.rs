@@ -48,11 +48,6 @@ impl Role {
             _ => None,
         }
     }
-
-    /// Whether this thread belongs to `runtime`'s blocking pool.
-    pub(crate) fn is_blocking_thread_of(self, runtime: RuntimeId) -> bool {
-        self == Role::Blocking { runtime }
-    }
 }
 
 /// Plain cells, no destructor: the cheapest thread-local there is, read on every wake
@@ -91,6 +86,11 @@ loom::thread_local!(static CONTEXT: Context = Context::new());
 /// What this thread is; `Outsider` while its thread-local is being destroyed.
 pub(crate) fn role() -> Role {
     CONTEXT.try_with(|cx| cx.role.get()).unwrap_or(Role::Outsider)
+}
+
+/// Inside `block_on` (of any runtime).
+pub(crate) fn in_block_on() -> bool {
+    CONTEXT.try_with(|cx| cx.in_block_on.get()).unwrap_or(false)
 }
 
 /// The worker pointer [`enter_worker`] set on this thread (null if none), and whether that
@@ -137,6 +137,20 @@ impl Drop for RoleGuard {
 /// For the whole of a worker's run loop: `worker` must stay valid until the guard is dropped.
 pub(crate) fn enter_worker(runtime: RuntimeId, index: usize, worker: *const ()) -> RoleGuard {
     set_role(Role::Worker { runtime, index }, false, worker)
+}
+
+/// For the closure of `block_in_place`, on a worker thread that handed its core to another
+/// thread: until the guard is dropped, the thread is an outsider with no core, which may block
+/// (even in `block_on`). The guard gives it back its worker role; [`set_worker`] then gives it
+/// the core, if it gets the core back.
+pub(crate) fn leave_worker_to_block() -> RoleGuard {
+    set_role(Role::Outsider, false, std::ptr::null())
+}
+
+/// The worker core this thread runs from now on (null: none), keeping its role; for
+/// `block_in_place`, which hands the core away and may get it back.
+pub(crate) fn set_worker(worker: *const ()) {
+    let _ = CONTEXT.try_with(|cx| cx.worker.set(worker));
 }
 
 /// For the whole life of a blocking-pool thread.

@@ -27,7 +27,8 @@
 //!    task's id. (The cooperative budget that `JoinHandle` spends is the `heist-coop`
 //!    crate's.) `task_local.rs`: `task_local!`, values scoped to a future's polls.
 //! 5. `dump.rs`: task dumps.
-//! 6. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop),
+//! 6. The runtime, one unit: `worker.rs` (the shared state, where tasks go, the worker loop;
+//!    `worker/handoff.rs`, `block_in_place`),
 //!    `blocking.rs` (the blocking pool), `stall.rs` (the watchdog), `metrics.rs`, `current.rs`
 //!    (which runtime is current: the handle `Runtime::enter` changes, on any thread, without
 //!    changing the role), `runtime.rs` (`Builder`, `Runtime`, `Handle`), `local.rs` (local
@@ -104,6 +105,16 @@
 //! timers are shut down (`heist_timer::Driver::shutdown`): a timer still registered (a
 //! blocking job's, a task's of another runtime) is woken and panics saying its runtime is
 //! gone, as does one first polled there later, where it would otherwise wait forever.
+//!
+//! # Handing a core off: `block_in_place`
+//! A worker's core (`worker.rs`'s `Worker`: queues, LIFO slot, the flags its idle and watch
+//! accounting keep) is one heap allocation that one thread owns at a time: the thread whose
+//! context points at it. [`block_in_place`] takes it from there in the middle of a poll,
+//! leaves it in the worker's hand-off slot and queues a blocking-pool job that runs it
+//! (`worker/handoff.rs`); the run loop re-reads its context after every poll and leaves if the
+//! core is gone. The caller takes the core back when its closure returns if no pool thread
+//! has taken it yet. Shutdown waits for every core to retire, wherever it runs, not for the
+//! threads a core has left. The models `block_in_place_*` check the race for the core.
 //!
 //! # Current-thread runtimes and local tasks
 //! `Builder::new_current_thread` builds the same runtime with one worker core and no worker
@@ -189,6 +200,7 @@ pub use stall::StallReport;
 pub use task::{Id, JoinError, JoinHandle, task_id, try_task_id};
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use task_pool::{TaskPool, TrySpawnError};
+pub use worker::block_in_place;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -947,3 +947,58 @@ fn spawn_blocking_racing_runtime_drop_runs_once_or_is_cancelled() {
         assert_eq!(runs.load(SeqCst), usize::from(ran), "a cancelled job ran later");
     });
 }
+
+/// `block_in_place` on a one-worker runtime: its closure waits for a task queued on the same
+/// worker, which only a hand-off of the core to a pool thread can run (left in place, the
+/// model deadlocks, which loom reports). The core then races back: the pool thread takes it,
+/// or the closure's thread takes it back first; either way each task runs once, the core
+/// retires once, and the runtime shuts down.
+#[test]
+fn block_in_place_hands_the_core_to_a_thread_that_runs_the_other_tasks() {
+    crate::sync::model(|| {
+        let runtime = Builder::new().worker_threads(1).build().unwrap();
+        align_task_ids(4);
+        let total = runtime.block_on(async {
+            crate::spawn(async {
+                let flag = Arc::new((Mutex::new(false), crate::sync::Condvar::new()));
+                let setter = flag.clone();
+                let other = crate::spawn(async move {
+                    *setter.0.lock() = true;
+                    setter.1.notify_all();
+                    2
+                });
+                crate::block_in_place(|| {
+                    let mut set = flag.0.lock();
+                    while !*set {
+                        set = flag.1.wait(set);
+                    }
+                });
+                other.await.unwrap() + 1
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(total, 3);
+        drop(runtime);
+    });
+}
+
+/// A closure that returns at once races the pool thread for the core: whichever takes it
+/// runs it, the other does without, and the tasks queued on it all run.
+#[test]
+fn block_in_place_returning_at_once_races_the_pool_thread_for_the_core() {
+    crate::sync::model(|| {
+        let runtime = Builder::new().worker_threads(1).build().unwrap();
+        align_task_ids(4);
+        let total = runtime.block_on(async {
+            crate::spawn(async {
+                let queued = crate::spawn(async { 2 });
+                let own = crate::block_in_place(|| 1);
+                own + queued.await.unwrap()
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(total, 3);
+    });
+}

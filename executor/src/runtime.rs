@@ -324,16 +324,25 @@ impl Builder {
                 shared.config.on_thread_start.clone(),
                 shared.config.on_thread_stop.clone(),
             );
-            let thread = builder.spawn(move || {
+            // Counted before its thread starts: a shutdown from then on waits for it.
+            shared.core_starting();
+            let started = builder.spawn(move || {
                 if let Some(hook) = &hooks.0 {
                     hook();
                 }
-                worker.run();
+                crate::worker::run_core(Box::new(worker));
                 if let Some(hook) = &hooks.1 {
                     hook();
                 }
-            })?;
-            shared.add_thread(thread);
+            });
+            match started {
+                Ok(thread) => shared.add_thread(thread),
+                Err(error) => {
+                    // The core never ran: nothing to wait for.
+                    shared.core_retired();
+                    return Err(error);
+                }
+            }
         }
         // Not under loom: the models have no clock, and the watchdog is no part of them.
         #[cfg(not(loom))]

@@ -239,7 +239,10 @@ fn watch(handle: &Handle) {
                 continue;
             }
             let polls = metrics.polls.load(Relaxed);
-            let read_clock = || metrics.thread_clock.get().and_then(|clock| clock.read());
+            let read_clock = || {
+                let clock = metrics.thread_clock.lock().unwrap_or_else(|e| e.into_inner());
+                clock.as_ref().and_then(|clock| clock.read())
+            };
             match seen {
                 Some(seen) if seen.polls == polls => {
                     if seen.clock.is_none() {

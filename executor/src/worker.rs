@@ -16,7 +16,7 @@ use crate::runtime::{Config, Handle};
 use crate::stall::Watchdog;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, fence};
 use crate::sync::thread;
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{Notified, OwnedTasks};
 use crate::watch::{OnWatch, ParkingTake, Poke, Standby, Watch};
 use crossbeam_utils::CachePadded;
@@ -28,6 +28,10 @@ use std::panic::Location;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+
+mod handoff;
+pub use handoff::block_in_place;
+pub(crate) use handoff::run_handed_off_core;
 
 /// How often (in polls) a worker looks at the injector before its own queue, so that tasks
 /// spawned from outside cannot starve behind a worker that keeps feeding itself. A prime, so
@@ -73,6 +77,11 @@ pub(crate) struct Shared {
     /// A current-thread runtime's one worker core, while no `block_on` drives it; `None` for a
     /// multi-thread runtime, whose cores live on their own threads.
     core: Option<CoreSlot>,
+    /// A multi-thread runtime's cores that have not retired yet (see [`run_core`]): shutdown
+    /// waits for them, wherever they run (a core handed off by `block_in_place` runs on a
+    /// blocking-pool thread).
+    live_cores: Mutex<usize>,
+    core_retired: Condvar,
 }
 
 /// Where a current-thread runtime keeps its worker core between `block_on` calls.
@@ -92,6 +101,10 @@ struct Remote {
     stealer: Stealer<Notified>,
     parker: Arc<Parker>,
     metrics: CachePadded<WorkerMetrics>,
+    /// The core, between `block_in_place` handing it off and the thread that runs it next
+    /// taking it: a blocking-pool thread, or the thread that handed it off, if its closure
+    /// returns first. Whoever takes it owns it.
+    handoff: Mutex<Option<Box<Worker>>>,
 }
 
 /// Written by the worker alone (a plain store, no read-modify-write), read by anyone.
@@ -104,9 +117,10 @@ pub(crate) struct WorkerMetrics {
     /// stall detection on, read by the watchdog (`stall.rs`). A `std` atomic even under loom:
     /// it synchronises nothing the models check.
     pub(crate) polling: std::sync::atomic::AtomicPtr<Location<'static>>,
-    /// The worker thread's statistics (Linux, with stall detection on): the watchdog does not
-    /// count the time it waited for a CPU as stuck (`thread_clock.rs`).
-    pub(crate) thread_clock: std::sync::OnceLock<crate::thread_clock::ThreadClock>,
+    /// The statistics of the thread running the core (Linux, with stall detection on): the
+    /// watchdog does not count the time it waited for a CPU as stuck (`thread_clock.rs`).
+    /// Replaced when the core moves to another thread (`block_in_place`).
+    pub(crate) thread_clock: std::sync::Mutex<Option<crate::thread_clock::ThreadClock>>,
 }
 
 /// A worker thread's own state. Lives on that thread's stack; other threads see it only
@@ -121,6 +135,11 @@ pub(crate) struct Worker {
     /// Yields since this worker last looked at the timers and the poller.
     yields: Cell<u32>,
     searching: Cell<bool>,
+    /// A task's poll is in progress on the thread running the core: the one point where
+    /// `block_in_place` may hand the core off (the run loop takes it back from the thread's
+    /// context after the poll). User code run anywhere else (a destructor while the queues are
+    /// drained, a waker while parked) runs its closure in place.
+    may_hand_off: Cell<bool>,
     /// Unparks this worker; handed to the timers while it holds the watch.
     unpark: Waker,
     rng: Cell<u32>,
@@ -156,6 +175,7 @@ impl Shared {
                 stealer: local.stealer(),
                 parker: Arc::new(Parker::for_worker(reactor.clone())),
                 metrics: CachePadded::new(WorkerMetrics::default()),
+                handoff: Mutex::new(None),
             })
             .collect();
         let shared = Shared {
@@ -175,6 +195,8 @@ impl Shared {
                 worker: Mutex::new(None),
                 waiters: Mutex::new(Vec::new()),
             }),
+            live_cores: Mutex::new(0),
+            core_retired: Condvar::new(),
         };
         let handle = Handle::from_shared(shared);
         let workers = locals
@@ -190,6 +212,7 @@ impl Shared {
                 tick: Cell::new(0),
                 yields: Cell::new(0),
                 searching: Cell::new(false),
+                may_hand_off: Cell::new(false),
                 rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
                 watch_stalls,
                 polls: Cell::new(0),
@@ -248,6 +271,35 @@ impl Shared {
 
     pub(crate) fn add_thread(&self, thread: thread::JoinHandle<()>) {
         self.threads.lock().push(thread);
+    }
+
+    /// Counts in a core about to start on a thread of its own (before the thread starts: a
+    /// shutdown meanwhile waits for it). [`Shared::core_retired`] undoes it.
+    pub(crate) fn core_starting(&self) {
+        *self.live_cores.lock() += 1;
+    }
+
+    pub(crate) fn core_retired(&self) {
+        let mut live = self.live_cores.lock();
+        *live -= 1;
+        drop(live);
+        self.core_retired.notify_all();
+    }
+
+    fn wait_for_cores_to_retire(&self, own_core: usize) {
+        let mut live = self.live_cores.lock();
+        while *live > own_core {
+            live = self.core_retired.wait(live);
+        }
+    }
+
+    /// Forgets the thread a worker ran on once it handed its core off: it leaves when its
+    /// task's poll is done, and a shutdown waits for the core, wherever it runs, not for a
+    /// closure that `block_in_place` runs there.
+    fn detach_thread(&self, thread: thread::ThreadId) {
+        self.threads
+            .lock()
+            .retain(|handle| handle.thread().id() != thread);
     }
 
     /// Which runtime this is, to compare a thread's role with.
@@ -329,13 +381,16 @@ impl Shared {
             remote.parker.unpark();
         }
         // From the role, not the current handle: a worker of another runtime that entered this
-        // one (`Runtime::drop` does) is none of ours, and must wait for all of them.
+        // one (`Runtime::drop` does) is none of ours, and must wait for all of them. A task
+        // that drops its own runtime is still in its poll: its core cannot retire before it.
         let role = context::role();
-        let own_worker = role.worker_of(self.id());
+        let runs_own_core =
+            role.worker_of(self.id()).is_some() && !context::worker_on_this_thread().0.is_null();
+        self.wait_for_cores_to_retire(usize::from(runs_own_core));
         let threads: Vec<_> = std::mem::take(&mut *self.threads.lock());
-        for (index, thread) in threads.into_iter().enumerate() {
-            // A worker that drops its own runtime cannot wait for itself.
-            if own_worker != Some(index) {
+        let this_thread = thread::current().id();
+        for thread in threads {
+            if thread.thread().id() != this_thread {
                 let _ = thread.join();
             }
         }
@@ -353,8 +408,7 @@ impl Shared {
         // Nobody fires timers any more: those still registered (a blocking job's, another
         // runtime's task's) panic with a message now instead of waiting for good.
         self.timers.shutdown();
-        self.blocking
-            .shutdown(blocking_timeout, role.is_blocking_thread_of(self.id()));
+        self.blocking.shutdown(blocking_timeout);
         // I/O objects of this runtime that outlive it (held by another runtime's tasks, say)
         // get an error from now on instead of waiting for a poll that will never come.
         self.reactor.close();
@@ -399,30 +453,6 @@ impl Shared {
 impl Worker {
     fn shared(&self) -> &Shared {
         self.handle.shared()
-    }
-
-    /// The worker thread's body: run tasks until the runtime shuts down.
-    pub(crate) fn run(self) {
-        let _context =
-            current::enter_worker(self.handle.clone(), self.index, std::ptr::from_ref(&self).cast());
-        if self.watch_stalls {
-            if let Some(clock) = crate::thread_clock::ThreadClock::current() {
-                let _ = self.shared().remotes[self.index].metrics.thread_clock.set(clock);
-            }
-        }
-        while !self.shared().is_shutdown() {
-            if let Some(task) = self.next_task() {
-                self.run_task(task);
-            } else if let Some(task) = self.steal() {
-                self.run_task(task);
-            } else {
-                self.park(None);
-            }
-        }
-        self.publish_metrics();
-        // Tasks still queued here are cancelled through the owned list; drop our references.
-        drop(self.lifo.take());
-        while self.local.pop().is_some() {}
     }
 
     /// A current-thread runtime's `block_on`, on the core taken from the runtime: polls
@@ -536,7 +566,14 @@ impl Worker {
         self.pop_injector()
     }
 
+    /// Polls `task` on a current-thread runtime's core, which no poll can hand off.
     fn run_task(&self, task: Notified) {
+        self.start_poll(&task);
+        heist_coop::with_budget(|| task.run());
+        self.end_poll();
+    }
+
+    fn start_poll(&self, task: &Notified) {
         if self.searching.replace(false) && self.shared().idle.stop_searching() {
             // The last searcher found work: there may be more, so bring another worker in.
             self.shared().notify_parked();
@@ -546,19 +583,32 @@ impl Worker {
         // Published before the poll, so whoever sees the task's result sees it counted.
         let metrics = &self.shared().remotes[self.index].metrics;
         metrics.polls.store(polls, Relaxed);
-        if !self.watch_stalls {
-            return heist_coop::with_budget(|| task.run());
+        if self.watch_stalls {
+            // For the watchdog: the location after the counter (release), so that a watchdog
+            // that sees this location reads this poll's count or a later one. No clock here.
+            let location = std::ptr::from_ref(task.location()).cast_mut();
+            metrics
+                .polling
+                .store(location, std::sync::atomic::Ordering::Release);
         }
-        // For the watchdog: the location after the counter (release), so that a watchdog that
-        // sees this location reads this poll's count or a later one. No clock on this path.
-        let location = std::ptr::from_ref(task.location()).cast_mut();
-        metrics
-            .polling
-            .store(location, std::sync::atomic::Ordering::Release);
-        heist_coop::with_budget(|| task.run());
-        metrics
-            .polling
-            .store(std::ptr::null_mut(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn end_poll(&self) {
+        if self.watch_stalls {
+            self.shared().remotes[self.index]
+                .metrics
+                .polling
+                .store(std::ptr::null_mut(), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Lets the watchdog read the CPU times of the thread that runs the core from now on.
+    fn track_thread_clock(&self) {
+        if self.watch_stalls {
+            let clock = crate::thread_clock::ThreadClock::current();
+            let metrics = &self.shared().remotes[self.index].metrics;
+            *metrics.thread_clock.lock().unwrap_or_else(|e| e.into_inner()) = clock;
+        }
     }
 
     /// Called when a task is spawned or woken on this worker's thread.
@@ -851,6 +901,58 @@ fn drive_core<F: Future>(handle: &Handle, core: Worker, future: Pin<&mut F>) -> 
     // Dropped before `holder`: the role points to the core only while it stays in place.
     let _role = current::enter_core(handle.clone(), core.index, std::ptr::from_ref(core).cast());
     core.block_on(future)
+}
+
+/// A worker thread's body, and a blocking-pool thread's once `block_in_place` hands it a core:
+/// runs `core` until the runtime shuts down (the core then retires), or until a task polled
+/// here hands the core to another thread.
+pub(crate) fn run_core(core: Box<Worker>) {
+    let handle = core.handle.clone();
+    let index = core.index;
+    // Owned by this thread while its context points at it. A poll may hand it off
+    // (`block_in_place` takes it from the context, the only time it may), and may come back
+    // with it or with none: after each poll, the context says which.
+    let mut core: *const Worker = Box::into_raw(core);
+    let context = current::enter_worker(handle.clone(), index, core.cast());
+    let shared = handle.shared();
+    // SAFETY: just made from a box, and this thread's (see above).
+    let worker = unsafe { &*core };
+    // Taken from a hand-off slot, the core comes from the middle of a poll on another thread.
+    worker.may_hand_off.set(false);
+    worker.track_thread_clock();
+    while !shared.is_shutdown() {
+        // SAFETY: this thread owns the core (re-read from the context after each poll), and
+        // no reference to it lives across a poll, where it may move to another thread.
+        let worker = unsafe { &*core };
+        let Some(task) = worker.next_task().or_else(|| worker.steal()) else {
+            worker.park(None);
+            continue;
+        };
+        worker.start_poll(&task);
+        worker.may_hand_off.set(true);
+        heist_coop::with_budget(|| task.run());
+        core = context::worker_on_this_thread().0.cast();
+        // SAFETY: as above: the core the context points at is this thread's.
+        let Some(worker) = (unsafe { core.as_ref() }) else {
+            // Handed off: another thread runs the core now.
+            return;
+        };
+        worker.may_hand_off.set(false);
+        worker.end_poll();
+    }
+    // SAFETY: as in the loop.
+    let worker = unsafe { &*core };
+    worker.publish_metrics();
+    // Tasks still queued here are cancelled through the owned list; drop our references, while
+    // the core is still this thread's worker (a reference dropped may run a destructor that
+    // wakes a task, and the wake looks the worker up).
+    drop(worker.lifo.take());
+    while worker.local.pop().is_some() {}
+    drop(context);
+    // SAFETY: made by `Box::into_raw` (above, or by the take-back in `block_in_place`), owned
+    // by this thread, and no longer pointed at by its context.
+    drop(unsafe { Box::from_raw(core.cast_mut()) });
+    shared.core_retired();
 }
 
 /// Wakes a current-thread `block_on`'s future: flags it for a poll and unparks the core's
