@@ -236,3 +236,27 @@ fn a_runtime_dropped_inside_the_closure_shuts_down() {
         "the runtime's drop should return inside the closure"
     );
 }
+
+#[test]
+fn a_handed_off_core_is_no_blocking_thread_in_the_metrics() {
+    let runtime = one_worker();
+    let metrics = runtime.metrics();
+    let blocking_threads = runtime.block_on(async move {
+        heist::spawn(async move {
+            let (tx, rx) = mpsc::channel();
+            heist::spawn(async move { tx.send(()).unwrap() });
+            block_in_place(move || {
+                // Received: the other task ran, so the core runs on a pool thread now (this
+                // thread is blocked, and the runtime has one worker).
+                rx.recv_timeout(NEVER).unwrap();
+                metrics.num_blocking_threads()
+            })
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(
+        blocking_threads, 0,
+        "the pool thread running the core is the worker's, not a blocking thread"
+    );
+}

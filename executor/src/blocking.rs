@@ -283,8 +283,10 @@ impl BlockingPool {
         }
     }
 
+    /// Threads for blocking jobs: not those running a core.
     pub(crate) fn num_threads(&self) -> usize {
-        self.state.lock().num_threads
+        let state = self.state.lock();
+        state.num_threads - state.num_running_cores
     }
 
     pub(crate) fn queue_depth(&self) -> usize {

@@ -60,7 +60,8 @@ impl RuntimeMetrics {
         self.handle.shared().num_searching()
     }
 
-    /// Threads in the blocking pool, busy or idle.
+    /// Threads in the blocking pool, busy or idle; not those running a worker's core, which
+    /// `block_in_place` handed to the pool.
     pub fn num_blocking_threads(&self) -> usize {
         self.handle.shared().blocking.num_threads()
     }
