@@ -337,6 +337,120 @@ fn joinset_spawn_local() {
     });
 }
 
+/// Outputs that are not `Send` (tokio's `JoinSet::spawn_local` allows them too): joined as the
+/// very values the tasks returned, aborted through an `AbortHandle` used on another thread,
+/// and dropped with the set.
+#[test]
+fn joinset_spawn_local_outputs_need_not_be_send() {
+    run_with_timeout("joinset_spawn_local_outputs_need_not_be_send", || {
+        let rt = current_thread();
+        let local = LocalSet::new();
+        rt.block_on(local.run_until(async {
+            let shared = Rc::new(7u8);
+            let mut set: JoinSet<Rc<u8>> = JoinSet::new();
+            let forever = set.spawn_local(std::future::pending());
+            let forever_id = forever.id();
+            for _ in 0..3 {
+                let shared = shared.clone();
+                set.spawn_local(async move { shared });
+            }
+            let on = shared.clone();
+            set.spawn_local_on(async move { on }, &local);
+            // The handle is `Send` whatever the output: abort from a blocking-pool thread.
+            heist::spawn_blocking(move || forever.abort()).await.unwrap();
+
+            let (mut outputs, mut cancelled) = (Vec::new(), Vec::new());
+            while let Some(result) = set.join_next().await {
+                match result {
+                    Ok(output) => outputs.push(output),
+                    Err(error) => cancelled.push(error),
+                }
+            }
+            assert_eq!(outputs.len(), 4);
+            assert!(outputs.iter().all(|output| Rc::ptr_eq(output, &shared)));
+            assert_eq!(Rc::strong_count(&shared), 5);
+            drop(outputs);
+            assert_eq!(cancelled.len(), 1);
+            assert!(cancelled[0].is_cancelled());
+            assert_eq!(cancelled[0].id(), forever_id);
+
+            // Finished but never joined: the outputs go with the set.
+            let mut set = JoinSet::new();
+            let last = (0..2)
+                .map(|_| {
+                    let shared = shared.clone();
+                    set.spawn_local(async move { shared })
+                })
+                .last()
+                .unwrap();
+            while !last.is_finished() {
+                heist::task::yield_now().await;
+            }
+            assert_eq!(Rc::strong_count(&shared), 3);
+            drop(set);
+            assert_eq!(Rc::strong_count(&shared), 1);
+        }));
+    });
+}
+
+/// Records the thread it is dropped on.
+struct DropThreads(Arc<std::sync::Mutex<Vec<ThreadId>>>);
+
+impl Drop for DropThreads {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push(thread::current().id());
+    }
+}
+
+/// A waker whose wake panics.
+struct PanicOnWake;
+
+impl std::task::Wake for PanicOnWake {
+    fn wake(self: Arc<Self>) {
+        panic!("the LocalSet's waker panics");
+    }
+}
+
+/// A set's members' outputs are dropped on the set's thread even when dropping the set panics
+/// half-way (aborting a local member wakes its `LocalSet`'s poller, whose waker may panic):
+/// the members not yet reached are not left to whichever holder of their entry (here an
+/// `AbortHandle` on another thread) lets go last, since an output need not be `Send`.
+#[test]
+fn joinset_dropped_while_a_wake_panics_drops_outputs_on_its_thread() {
+    run_with_timeout(
+        "joinset_dropped_while_a_wake_panics_drops_outputs_on_its_thread",
+        || {
+            let local = LocalSet::new();
+            let drops = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut set = JoinSet::new();
+            // Slot 0: never finishes; aborting it wakes the set's poller.
+            set.spawn_local_on(std::future::pending::<DropThreads>(), &local);
+            // Slot 1: finished, never polled by the set (so no waker of it in its task).
+            let recorded = drops.clone();
+            let finished = set.spawn_local_on(async move { DropThreads(recorded) }, &local);
+            // Runs slot 1 to the end; the set keeps the panicking waker for later wakes.
+            let waker = std::task::Waker::from(Arc::new(PanicOnWake));
+            let mut local = std::pin::pin!(local);
+            assert!(local.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+            assert!(finished.is_finished());
+
+            let (send, receive) = std::sync::mpsc::channel::<heist::task::AbortHandle>();
+            let elsewhere = thread::spawn(move || drop(receive.recv().unwrap()));
+            let dropping = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(set)));
+            let message = panic_message(&*dropping.expect_err("the abort's wake panics"));
+            assert!(message.contains("the LocalSet's waker panics"), "{message}");
+            // The entry's last holder, released on another thread.
+            send.send(finished).unwrap();
+            elsewhere.join().unwrap();
+            assert_eq!(
+                *drops.lock().unwrap(),
+                vec![thread::current().id()],
+                "the finished member's output is dropped once, on the set's thread"
+            );
+        },
+    );
+}
+
 #[test]
 #[should_panic(expected = "spawn_local called outside a LocalSet")]
 fn spawn_local_outside_a_set_panics() {

@@ -86,6 +86,37 @@ fn unix_stream_and_async_read_and_write_through_tokio_traits() {
     );
 }
 
+/// A read through tokio's trait leaves the unfilled part of the `ReadBuf` as it found it: the
+/// kernel writes the bytes it reports and nothing is zeroed first (on Windows too), so
+/// `initialized` grows exactly with `filled`.
+#[test]
+fn tcp_stream_reads_into_uninitialized_memory_without_zeroing_it() {
+    run_with_timeout(
+        "tcp_stream_reads_into_uninitialized_memory_without_zeroing_it",
+        || {
+            runtime(2).block_on(async {
+                let (mut client, mut server) = pair().await;
+                client.write_all(b"hello").await.expect("write_all");
+                let mut storage = [std::mem::MaybeUninit::<u8>::uninit(); 64];
+                let mut buf = tokio::io::ReadBuf::uninit(&mut storage);
+                while buf.filled().len() < 5 {
+                    let before = buf.filled().len();
+                    std::future::poll_fn(|cx| std::pin::Pin::new(&mut server).poll_read(cx, &mut buf))
+                        .await
+                        .expect("poll_read");
+                    assert!(buf.filled().len() > before, "the stream ended early");
+                    assert_eq!(
+                        buf.initialized().len(),
+                        buf.filled().len(),
+                        "the read initialized more of the buffer than it filled (zeroed it first?)"
+                    );
+                }
+                assert_eq!(buf.filled(), b"hello");
+            })
+        },
+    );
+}
+
 /// A WebSocket echo with tokio-tungstenite, on `server` and `client` of any stream type.
 async fn tokio_tungstenite_echo<S>(server: S, client: S)
 where

@@ -24,6 +24,12 @@
 //! the output is taken once, under the entry's lock, and the member leaves the set with it.
 //! The list never outgrows the number of wakes, which is at most one per member.
 //!
+//! Outputs need not be `Send` (local members: `spawn_local`). An entry is shared with holders
+//! that are `Send + Sync` whatever `T` is (the member's waker, its `AbortHandle`s), and none
+//! of them touches a `T`. The set takes a member's `JoinHandle` out of its entry, on its own
+//! thread, before it lets go of the entry (also while a panic unwinds: `remove_all`), so the
+//! entry's last holder, wherever it is, frees no `JoinHandle<T>` and no output.
+//!
 //! Polling a member runs outside the cooperative budget (a `JoinHandle` out of budget would
 //! return `Pending` and wake its waker, i.e. requeue itself); the set itself takes one unit of
 //! the budget per `poll_join_next`, as a `JoinHandle` does.
@@ -154,15 +160,29 @@ impl<T> JoinSet<T> {
     /// Removes every member without aborting it: the tasks run on, and their outputs are
     /// dropped. [`AbortHandle`]s of detached members no longer reach their tasks.
     pub fn detach_all(&mut self) {
-        for entry in self.slots.drain(..).flatten() {
+        self.remove_all(false);
+        self.ready.state.lock().slots.clear();
+    }
+
+    /// Empties the set, aborting each member first if `abort`. Every member's `JoinHandle` is
+    /// taken out of its entry and dropped here, on the set's thread, before the set lets go of
+    /// the entry: even when aborting or dropping one of them panics (an abort wakes a local
+    /// task's `LocalSet` through a caller's waker; a finished member's output is dropped), the
+    /// rest are taken out and dropped here as the panic unwinds. The entry's last holder may be
+    /// a waker or an `AbortHandle` on another thread, and `T` need not be `Send`.
+    fn remove_all(&mut self, abort: bool) {
+        let mut members = TakeHandlesOnDrop(self.slots.drain(..));
+        for entry in members.0.by_ref().flatten() {
             // Dropped outside the entry's lock: dropping a finished task's output runs user code.
             let handle = entry.handle.lock().take();
-            drop(handle);
+            if let (true, Some(handle)) = (abort, &handle) {
+                handle.abort();
+            }
         }
+        drop(members);
         self.free.clear();
         self.to_poll.clear();
         self.len = 0;
-        self.ready.state.lock().slots.clear();
     }
 
     /// Removes a joined member from its slot.
@@ -199,48 +219,6 @@ impl<T: Send + 'static> JoinSet<T> {
         F: Future<Output = T> + Send + 'static,
     {
         self.insert(handle.spawn(future))
-    }
-
-    /// Spawns `future`, which need not be `Send`, on the [`LocalSet`](crate::LocalSet) being
-    /// polled on this thread (see [`crate::spawn_local`]) as a member of the set. Unlike
-    /// tokio's, the output must be `Send` (the members' wakers, which hold their outputs'
-    /// handles, may be anywhere).
-    ///
-    /// ```
-    /// use heist_executor::{JoinSet, LocalSet};
-    ///
-    /// let runtime = heist_executor::Builder::new_current_thread().build().unwrap();
-    /// runtime.block_on(async {
-    ///     let mut set = JoinSet::new();
-    ///     for i in 0..3u32 {
-    ///         let not_send = std::rc::Rc::new(i);
-    ///         set.spawn_local(async move { *not_send * 2 });
-    ///     }
-    ///     let mut sum = 0;
-    ///     while let Some(result) = set.join_next().await {
-    ///         sum += result.unwrap();
-    ///     }
-    ///     assert_eq!(sum, 6);
-    /// });
-    /// ```
-    ///
-    /// # Panics
-    /// Outside a `LocalSet`; use [`spawn_local_on`](Self::spawn_local_on) there.
-    #[track_caller]
-    pub fn spawn_local<F>(&mut self, future: F) -> AbortHandle
-    where
-        F: Future<Output = T> + 'static,
-    {
-        self.insert(crate::spawn_local(future))
-    }
-
-    /// Spawns `future`, which need not be `Send`, on `local` as a member of the set.
-    #[track_caller]
-    pub fn spawn_local_on<F>(&mut self, future: F, local: &crate::LocalSet) -> AbortHandle
-    where
-        F: Future<Output = T> + 'static,
-    {
-        self.insert(local.spawn_local(future))
     }
 
     /// Runs `f` on the current runtime's blocking pool as a member of the set.
@@ -303,6 +281,70 @@ impl<T: Send + 'static> JoinSet<T> {
             None => crate::spawn_blocking_at(f, location),
         };
         self.insert(join)
+    }
+}
+
+impl<T: 'static> JoinSet<T> {
+    /// Spawns `future`, which need not be `Send`, on the [`LocalSet`](crate::LocalSet) being
+    /// polled on this thread (see [`crate::spawn_local`]) as a member of the set. Its output
+    /// need not be `Send` either: a set whose `T` is not `Send` is itself neither `Send` nor
+    /// `Sync` (its `JoinHandle`s are not), so it is joined on the thread whose `LocalSet` runs
+    /// its members, and each output is taken, or dropped, there. The [`AbortHandle`]s stay
+    /// `Send`: see [Outputs that are not `Send`](#outputs-that-are-not-send).
+    ///
+    /// ```
+    /// use heist_executor::JoinSet;
+    /// use std::rc::Rc;
+    ///
+    /// let runtime = heist_executor::Builder::new_current_thread().build().unwrap();
+    /// runtime.block_on(async {
+    ///     let shared = Rc::new(2u32);
+    ///     let mut set: JoinSet<Rc<u32>> = JoinSet::new();
+    ///     for _ in 0..3 {
+    ///         let shared = shared.clone();
+    ///         set.spawn_local(async move { shared });
+    ///     }
+    ///     let mut outputs = Vec::new();
+    ///     while let Some(result) = set.join_next().await {
+    ///         outputs.push(result.unwrap());
+    ///     }
+    ///     assert_eq!(outputs.iter().map(|output| **output).sum::<u32>(), 6);
+    ///     assert_eq!(Rc::strong_count(&shared), 4, "the outputs are the very `Rc`s sent in");
+    /// });
+    /// ```
+    ///
+    /// Such a set cannot leave its thread:
+    ///
+    /// ```compile_fail,E0277
+    /// let set: heist_executor::JoinSet<std::rc::Rc<u8>> = heist_executor::JoinSet::new();
+    /// std::thread::spawn(move || drop(set)); // error: `Rc<u8>` cannot be sent between threads
+    /// ```
+    ///
+    /// # Outputs that are not `Send`
+    /// A member's entry (its `JoinHandle<T>`, behind a lock) is shared with its waker, which its
+    /// task may wake and drop on any thread, and with its `AbortHandle`s, which are `Send` and
+    /// `Sync` whatever `T` is. Neither touches `T`: a wake queues the member's slot, `abort`
+    /// and `is_finished` use only the task's state word, and the set takes the `JoinHandle` out
+    /// of the entry (on its own thread) before it lets go of the entry, so whichever holder
+    /// frees the entry last, wherever, frees no `JoinHandle<T>` and no output.
+    ///
+    /// # Panics
+    /// Outside a `LocalSet`; use [`spawn_local_on`](Self::spawn_local_on) there.
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(crate::spawn_local(future))
+    }
+
+    /// Spawns `future`, which need not be `Send`, on `local` as a member of the set.
+    #[track_caller]
+    pub fn spawn_local_on<F>(&mut self, future: F, local: &crate::LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(local.spawn_local(future))
     }
 
     /// Makes a spawned task a member.
@@ -418,14 +460,23 @@ impl<T: Send + 'static> JoinSet<T> {
     }
 }
 
+/// The members [`JoinSet::remove_all`] has not reached when a panic unwinds through it: their
+/// `JoinHandle`s are taken out and dropped here, on the set's thread, without aborting them (a
+/// second panic while unwinding would abort the process), as `detach_all` would.
+struct TakeHandlesOnDrop<'a, T>(std::vec::Drain<'a, Option<Arc<Entry<T>>>>);
+
+impl<T> Drop for TakeHandlesOnDrop<'_, T> {
+    fn drop(&mut self) {
+        for entry in self.0.by_ref().flatten() {
+            let handle = entry.handle.lock().take();
+            drop(handle);
+        }
+    }
+}
+
 impl<T> Drop for JoinSet<T> {
     fn drop(&mut self) {
-        for entry in self.slots.drain(..).flatten() {
-            let handle = entry.handle.lock().take();
-            if let Some(handle) = handle {
-                handle.abort();
-            }
-        }
+        self.remove_all(true);
         // Whoever waited on the set waits no more.
         let waiter = self.ready.state.lock().waiter.take();
         drop(waiter);
@@ -476,7 +527,7 @@ where
     }
 }
 
-impl<T: Send + 'static> Entry<T> {
+impl<T: 'static> Entry<T> {
     const WAKER: RawWakerVTable = RawWakerVTable::new(
         Self::clone_waker,
         Self::wake_by_val,
@@ -518,7 +569,10 @@ impl<T: Send + 'static> Entry<T> {
 
     // The vtable functions: every `ptr` comes from `Arc::into_raw` / `Arc::as_ptr` of an
     // `Arc<Entry<T>>`, and the waker or abort handle passing it in owns one count (a borrowed
-    // waker is never dropped, and only cloned while its `Arc` is alive).
+    // waker is never dropped, and only cloned while its `Arc` is alive). They may run on any
+    // thread (wakers and abort handles are `Send + Sync`) whether or not `T` is `Send`: none
+    // of them touches a `T`, and an entry they free holds no `JoinHandle` any more (see the
+    // `Send` impl of `AbortHandle`).
 
     unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
         // SAFETY: see above.
@@ -602,15 +656,20 @@ struct AbortVtable {
     drop: unsafe fn(*const ()),
 }
 
-// SAFETY: the handle is an `Arc<Entry<T>>` with `T: Send` (`Entry::ABORT` requires it), which
-// is `Send + Sync`: it reaches the `JoinHandle` only through the entry's lock, and calls only
-// `abort` and `is_finished` on it, which touch the task's atomic state word.
+// SAFETY: the handle is an `Arc<Entry<T>>`, which is not `Send` or `Sync` when `T` is not
+// (a `JoinHandle<T>` is not), but nothing this handle does touches a `T`: it reaches the
+// `JoinHandle` only through the entry's lock, and calls only `abort` and `is_finished` on it,
+// which touch the task's atomic state word (and `abort` schedules the task through its
+// scheduler, which wakers already do from any thread; a local task's future is dropped on its
+// `LocalSet`'s thread). Releasing the last count frees an entry whose `JoinHandle` the set has
+// already taken out and dropped on its own thread (`JoinSet::remove_all`, `poll_next`): no
+// `T` is ever dropped here. The entry's `Ready` holds slots and a `Waker`, both `Send + Sync`.
 unsafe impl Send for AbortHandle {}
 // SAFETY: as above.
 unsafe impl Sync for AbortHandle {}
 
 impl AbortHandle {
-    fn new<T: Send + 'static>(entry: Arc<Entry<T>>) -> AbortHandle {
+    fn new<T: 'static>(entry: Arc<Entry<T>>) -> AbortHandle {
         let id = entry.id;
         let ptr = Arc::into_raw(entry).cast::<()>().cast_mut();
         AbortHandle {

@@ -24,7 +24,7 @@ impl Read for TcpStream {
         // SAFETY: `recv` only writes into the slice (never de-initializes it), and the cursor
         // is advanced by exactly the count of bytes the kernel reports having written.
         let unfilled: &mut [MaybeUninit<u8>] = unsafe { buf.as_mut() };
-        let read = ready!(self.poll_read_uninit(cx, unfilled))?;
+        let read = ready!(super::poll_read_uninit(&self.inner, cx, unfilled))?;
         // SAFETY: the first `read` bytes of the unfilled part were written by `recv` above.
         unsafe { buf.advance(read) };
         Poll::Ready(Ok(()))

@@ -210,15 +210,32 @@ async fn each_addr<T, F: Future<Output = io::Result<T>>>(
     }))
 }
 
+/// One read from a byte-stream socket (TCP, Unix stream) into memory that need not be
+/// initialized: hyper's read buffer (`hyper_io`) and the unfilled part of tokio's `ReadBuf`
+/// (`tokio_io`). The kernel writes the bytes it reports, so nothing is zeroed first (an
+/// adapter over `futures-io` must zero it). Readiness, its clearing after a short read and the
+/// budget are `Async::poll_read_stream`'s, as for every other stream read.
+/// Returns how many bytes at the front of `buf` are now initialized.
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+fn poll_read_uninit<T: crate::sys::AsSource>(
+    stream: &crate::Async<T>,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> std::task::Poll<io::Result<usize>> {
+    let asked = buf.len();
+    stream.poll_read_stream(cx, asked, |socket| recv_uninit(socket, buf))
+}
+
 /// One `recv` into memory that need not be initialized.
-#[cfg(all(feature = "hyper", unix))]
+#[cfg(all(any(feature = "hyper", feature = "tokio-io"), unix))]
 fn recv_uninit(socket: &impl std::os::fd::AsFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
     let (_, received) = rustix::net::recv(socket, buf, rustix::net::RecvFlags::empty())?;
     Ok(received)
 }
 
-/// One `recv` into memory that need not be initialized.
-#[cfg(all(feature = "hyper", windows))]
+/// One `recv` into memory that need not be initialized (socket2's, which passes it to
+/// Winsock's `recv` as it is).
+#[cfg(all(any(feature = "hyper", feature = "tokio-io"), windows))]
 fn recv_uninit(
     socket: &impl std::os::windows::io::AsSocket,
     buf: &mut [std::mem::MaybeUninit<u8>],

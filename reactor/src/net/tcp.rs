@@ -283,19 +283,6 @@ impl TcpStream {
             .poll_read_stream(cx, asked, |mut stream| stream.read(buf))
     }
 
-    /// A read into memory that need not be initialized (hyper's buffers): the kernel writes
-    /// the bytes it reports, so nothing is zeroed first.
-    #[cfg(feature = "hyper")]
-    pub(super) fn poll_read_uninit(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [std::mem::MaybeUninit<u8>],
-    ) -> Poll<io::Result<usize>> {
-        let asked = buf.len();
-        self.inner
-            .poll_read_stream(cx, asked, |stream| super::recv_uninit(stream, buf))
-    }
-
     pub(super) fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.inner
             .poll_write_stream(cx, buf.len(), |mut stream| stream.write(buf))

@@ -5,10 +5,10 @@
 //! Writes, flushes and shutdowns go through the same code as the `futures-io` impls. Reads are
 //! where the two families differ: tokio hands out a `ReadBuf` whose unfilled part may be
 //! uninitialized memory. A wrapper over `futures-io` (tokio-util's `compat`) must zero it before
-//! each read; on Unix the streams here read into it directly (`read(2)` initializes what it
-//! returns), which is what makes a direct implementation worth having (`benches/tokio_io.rs`
-//! measures both). Elsewhere, and for `Async<T>` over any `T: Read`, the unfilled part is zeroed
-//! first, as `compat` does.
+//! each read; the streams here read into it directly (`recv` initializes what it returns, on
+//! Unix and Windows alike), which is what makes a direct implementation worth having
+//! (`benches/tokio_io.rs` measures both). For `Async<T>` over any `T: Read` the unfilled part is
+//! zeroed first, as `compat` does.
 
 use std::io::{self, Read};
 use std::pin::Pin;
@@ -19,45 +19,19 @@ use tokio::io::ReadBuf;
 use crate::Async;
 use crate::sys::AsSource;
 
-/// One read from a byte stream into `buf`'s unfilled part, without zeroing it first.
-#[cfg(unix)]
-pub(super) fn poll_read_buf<T>(
-    inner: &Async<T>,
+/// One read from a byte-stream socket into `buf`'s unfilled part, without zeroing it first
+/// (the same read as hyper's, [`poll_read_uninit`](super::poll_read_uninit)).
+pub(super) fn poll_read_buf<T: AsSource>(
+    stream: &Async<T>,
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
-) -> Poll<io::Result<()>>
-where
-    T: AsSource + std::os::fd::AsFd,
-{
-    // SAFETY: only `read(2)` writes to `unfilled`, and only `n` bytes it reports initialized are
-    // marked initialized below; nothing de-initializes any of it.
+) -> Poll<io::Result<()>> {
+    // SAFETY: only `recv` writes to the unfilled part (it never de-initializes any of it), and
+    // only the `n` bytes it reports having written are marked initialized below.
     let unfilled = unsafe { buf.unfilled_mut() };
-    let asked = unfilled.len();
-    let n = ready!(inner.poll_read_stream(cx, asked, |stream| {
-        rustix::io::read(stream, &mut *unfilled)
-            .map(|(read, _)| read.len())
-            .map_err(io::Error::from)
-    }))?;
-    // SAFETY: `read(2)` initialized the first `n` bytes of the unfilled part.
+    let n = ready!(super::poll_read_uninit(stream, cx, unfilled))?;
+    // SAFETY: `recv` initialized the first `n` bytes of the unfilled part.
     unsafe { buf.assume_init(n) };
-    buf.advance(n);
-    Poll::Ready(Ok(()))
-}
-
-/// One read from a byte stream into `buf`'s unfilled part, zeroed first.
-#[cfg(not(unix))]
-pub(super) fn poll_read_buf<T>(
-    inner: &Async<T>,
-    cx: &mut Context<'_>,
-    buf: &mut ReadBuf<'_>,
-) -> Poll<io::Result<()>>
-where
-    T: AsSource,
-    for<'a> &'a T: Read,
-{
-    let unfilled = buf.initialize_unfilled();
-    let asked = unfilled.len();
-    let n = ready!(inner.poll_read_stream(cx, asked, |mut stream| stream.read(unfilled)))?;
     buf.advance(n);
     Poll::Ready(Ok(()))
 }
