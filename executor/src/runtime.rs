@@ -247,7 +247,9 @@ impl Builder {
             return match self.worker_threads {
                 None => Ok(1),
                 Some(n) => Err(invalid(format!(
-                    "worker_threads({n}) was set on a current-thread builder, which has no worker                      threads (its tasks run inside block_on): use Builder::new_multi_thread for                      worker threads, or drop the worker_threads call"
+                    "worker_threads({n}) was set on a current-thread builder, which has no worker \
+                     threads (its tasks run inside block_on): use Builder::new_multi_thread for \
+                     worker threads, or drop the worker_threads call"
                 ))),
             };
         }

@@ -58,7 +58,9 @@ pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
         Err(f) => {
             if on_a_current_thread_runtime() {
                 panic!(
-                    "block_in_place called on a current-thread runtime: its one thread runs all of                      its tasks, and no other thread can take them over while this one blocks.                      Use heist::spawn_blocking(..).await instead, or a multi-thread runtime."
+                    "block_in_place called on a current-thread runtime: its one thread runs all of \
+                     its tasks, and no other thread can take them over while this one blocks. \
+                     Use heist::spawn_blocking(..).await instead, or a multi-thread runtime."
                 );
             }
             f()
