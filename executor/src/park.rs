@@ -30,25 +30,6 @@ use heist_timer::Driver as Timers;
 use std::io;
 use std::time::{Duration, Instant};
 
-/// How late past its deadline Linux may end a timed sleep of a worker thread (its *timer
-/// slack*: 50 µs by default, so that the kernel can batch wake-ups). A worker's sleep in the
-/// poller ends at the next timer's deadline: with the default, a 1 ms `sleep` ended 40-47 µs
-/// late at the median (`benches/timer_lateness`), nearly all of it slack. Timers have a
-/// resolution of 1 µs; so does the sleep that waits for them.
-#[cfg(all(target_os = "linux", not(loom)))]
-const WORKER_TIMER_SLACK_NS: u64 = 1_000;
-
-/// Makes this (worker) thread's timed sleeps end on time: see [`WORKER_TIMER_SLACK_NS`]. Only
-/// the threads that run worker cores, not a user's thread (a current-thread `block_on`).
-pub(crate) fn precise_timed_sleeps() {
-    #[cfg(all(target_os = "linux", not(loom)))]
-    {
-        // Best effort: a kernel that refuses (seccomp, say) leaves the default slack, and the
-        // timers are only as late as that.
-        let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(WORKER_TIMER_SLACK_NS));
-    }
-}
-
 const EMPTY: usize = 0;
 const PARKED_CONDVAR: usize = 1;
 const PARKED_IN_POLLER: usize = 2;

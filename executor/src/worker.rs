@@ -925,7 +925,6 @@ pub(crate) fn run_core(core: Box<Worker>) {
     // Taken from a hand-off slot, the core comes from the middle of a poll on another thread.
     worker.may_hand_off.set(false);
     worker.track_thread_clock();
-    crate::park::precise_timed_sleeps();
     while !shared.is_shutdown() {
         // SAFETY: this thread owns the core (re-read from the context after each poll), and
         // no reference to it lives across a poll, where it may move to another thread.
