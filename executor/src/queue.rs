@@ -42,6 +42,9 @@ mod model {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
         }
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().len()
+        }
     }
 
     fn steal_into<T>(src: &mut VecDeque<T>, dest: &Worker<T>) -> Steal<T> {

@@ -502,7 +502,12 @@ impl Worker {
         self.tick.set(tick);
         let injector_turn = tick % INJECTOR_INTERVAL == 0;
         let yields = self.yields.get();
-        let round_of_yielders = yields > 0 && yields as usize >= self.local.len();
+        // Two or more: a lone task that yields is looked after every `YIELDS_BETWEEN_LOOKS`,
+        // as before (a budget-spending hog yields every 128 operations).
+        let round_of_yielders = yields > 1 && {
+            let queued = self.local.len();
+            queued > 1 && yields as usize >= queued
+        };
         if injector_turn || yields >= YIELDS_BETWEEN_LOOKS || round_of_yielders {
             self.look_at_timers_and_io();
         }
