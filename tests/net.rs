@@ -2014,3 +2014,22 @@ fn the_end_of_the_stream_after_a_short_read_is_seen() {
         });
     });
 }
+
+/// A connect to a port nobody listens on fails with `ConnectionRefused`, on every backend: it
+/// must not wait for a readiness the failed connect never reports. (Windows retries a refused
+/// SYN for about a second before it gives up; the deadline covers that.)
+#[test]
+fn connect_to_a_closed_port_is_refused() {
+    run_with_timeout("connect_to_a_closed_port_is_refused", || {
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        runtime(2).block_on(async move {
+            let error = TcpStream::connect(closed)
+                .await
+                .expect_err("nothing listens on a port whose listener was dropped");
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
+        })
+    });
+}
