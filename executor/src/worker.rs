@@ -502,14 +502,18 @@ impl Worker {
         self.tick.set(tick);
         let injector_turn = tick % INJECTOR_INTERVAL == 0;
         let yields = self.yields.get();
-        // Two or more: a lone task that yields is looked after every `YIELDS_BETWEEN_LOOKS`,
-        // as before (a budget-spending hog yields every 128 operations).
-        let round_of_yielders = yields > 1 && {
-            let queued = self.local.len();
-            queued > 1 && yields as usize >= queued
-        };
-        if injector_turn || yields >= YIELDS_BETWEEN_LOOKS || round_of_yielders {
+        // Once tasks have yielded, how many are queued here: when each has had its turn since
+        // the first yield (a round of the yielders), the timers and the poller get a look.
+        let queued = if yields > 0 { self.local.len() } else { usize::MAX };
+        let round_of_yielders = yields as usize >= queued;
+        if injector_turn || yields >= YIELDS_BETWEEN_LOOKS || (round_of_yielders && queued > 1) {
             self.look_at_timers_and_io();
+        } else if round_of_yielders {
+            // A lone yielder (a hog that spent its budget: every 128 operations) makes a round
+            // of its own. The timers beside it get a look at each of its yields (a relaxed
+            // load, and a clock read when one is pending); the poller, a system call and a
+            // hand-shake on the watch, every `YIELDS_BETWEEN_LOOKS`.
+            self.fire_due_timers();
         }
         if injector_turn {
             if let Some(task) = self.pop_injector() {
@@ -661,11 +665,15 @@ impl Worker {
     /// time, with no parked worker to do it.
     fn look_at_timers_and_io(&self) {
         self.yields.set(0);
+        self.fire_due_timers();
+        self.poll_io_without_blocking();
+    }
+
+    fn fire_due_timers(&self) {
         let timers = &self.shared().timers;
         if timers.has_pending() && timers.is_due() {
             timers.fire_due();
         }
-        self.poll_io_without_blocking();
     }
 
     /// Between tasks: takes in the I/O events that arrived, if no parked worker is waiting
