@@ -3,7 +3,7 @@
 //! A task's path: `Handle::spawn` → [`Shared::schedule`] → this worker's LIFO slot (when the
 //! spawner or waker is a worker of this runtime) or the global injector (anyone else), waking
 //! a sleeper through [`Idle`] if needed → [`Worker::next_task`] or [`Worker::steal`] →
-//! [`Worker::run_task`] → `Notified::run`, which polls it.
+//! [`run_core`]'s loop → `Notified::run`, which polls it.
 
 use crate::blocking::BlockingPool;
 use crate::context;
@@ -126,8 +126,10 @@ pub(crate) struct WorkerMetrics {
     pub(crate) thread_clock: std::sync::Mutex<Option<crate::thread_clock::ThreadClock>>,
 }
 
-/// A worker thread's own state. Lives on that thread's stack; other threads see it only
-/// through its `Remote`.
+/// A worker's core: its queues and the state its scheduling decisions keep. One heap
+/// allocation, owned by one thread at a time (the one whose context points at it, see
+/// [`run_core`]; `block_in_place` moves it to another); other threads see it only through its
+/// `Remote`.
 pub(crate) struct Worker {
     handle: Handle,
     index: usize,
@@ -995,9 +997,10 @@ impl std::task::Wake for RootWake {
 /// Calls `f` with the worker core running on this thread, if any, and whether it is parked.
 fn with_worker_on_this_thread<R>(f: impl FnOnce(Option<&Worker>, bool) -> R) -> R {
     let (worker, parked) = context::worker_on_this_thread();
-    // SAFETY: only `Worker::run` sets this pointer, to its own `Worker`, for exactly as long
-    // as that value is borrowed by its run loop on this thread (the guard is dropped before
-    // `run` returns); at any other time it is null.
+    // SAFETY: the pointer is set only to a core this thread owns, and only while it does:
+    // by `run_core` and the take-back of `block_in_place` (a core made by `Box::into_raw`,
+    // cleared before the core is freed or handed off), and by `drive_core` (a current-thread
+    // runtime's core, borrowed for as long as its guard lives). At any other time it is null.
     f(unsafe { worker.cast::<Worker>().as_ref() }, parked)
 }
 
@@ -1051,7 +1054,7 @@ mod tests {
         this_worker.schedule_local(idle_task(&handle), false);
         this_worker.schedule_local(idle_task(&handle), true);
         let stealable = handle.shared().local_queue_depth(0);
-        // As `Worker::run` does on its way out: a queued task holds the runtime, which holds
+        // As `run_core` does on its way out: a queued task holds the runtime, which holds
         // the queue, so the queues are emptied by hand.
         for worker in &workers {
             drop(worker.lifo.take());
