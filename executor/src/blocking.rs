@@ -163,7 +163,7 @@ impl BlockingPool {
         })
     }
 
-    /// Hands the queue's newest job to an idle thread, if there is one.
+    /// Wakes an idle thread, if there is one, for the job just queued.
     fn wake_idle_thread(&self, state: &mut PoolState) -> bool {
         if state.num_idle == 0 {
             return false;
